@@ -1,0 +1,67 @@
+"""Real posts and messages from ../shared/data for the benchmarks (never copied into the repo)."""
+from __future__ import annotations
+
+import csv
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from monitor.documents import Document, Reply
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def require(*parts: str) -> Path:
+    """The path under ../shared/data, or exit with a message when it is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        sys.exit(f"skipped: {path} is not available (benchmarks read ../shared/data)")
+    return path
+
+
+def weibo_posts(limit: int) -> list[Document]:
+    """Up to ``limit`` NLPCC 2013 Weibo posts as social documents."""
+    path = require("nlpcc2013_weibo_emotion_spianmo", "Nlpcc2013Train.csv")
+    base = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    docs = []
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        for i, row in enumerate(csv.DictReader(fh)):
+            if len(docs) >= limit:
+                break
+            text = (row.get("文本") or "").strip()
+            if not text:
+                continue
+            docs.append(Document.new("weibo-bench", "social", f"https://weibo.example/{i}",
+                                     kind="post", title="", text=text,
+                                     published_at=base + timedelta(minutes=i),
+                                     engagement={"reposts": i % 97, "comments": i % 31}))
+    return docs
+
+
+def board_messages() -> list[Document]:
+    """TipDM 2020 message-board messages with their official replies, as board documents."""
+    path = require("tipdm2020_c_gov_message_board_sample",
+                   "attachment4_messages_with_official_replies.csv")
+    docs = []
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        for row in csv.DictReader(fh):
+            when = _parse(row.get("留言时间", ""))
+            reply_text = " ".join((row.get("答复意见") or "").split())
+            docs.append(Document.new(
+                "board-bench", "board", f"https://board.example/{row['留言编号']}",
+                kind="message", platform_id=row["留言编号"].strip(),
+                title=(row.get("留言主题") or "").strip(),
+                text=" ".join((row.get("留言详情") or "").split()), published_at=when,
+                reply=Reply(reply_text, None, _parse(row.get("答复时间", ""))) if reply_text
+                else None, status="replied" if reply_text else "pending"))
+    return docs
+
+
+def _parse(text: str) -> datetime | None:
+    text = text.strip()
+    for fmt in ("%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=timezone(timedelta(hours=8)))
+        except ValueError:
+            continue
+    return None

@@ -1,0 +1,221 @@
+"""The ``monitor`` command line: subgroups by noun (sources, crawl, search, plugins, demo)."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from monitor import __version__
+from monitor.config import ENV_CONFIG_DIR, MonitorConfig, load_config, resolve_config_dir
+from monitor.documents import CHANNELS
+from monitor.errors import MonitorError
+from monitor.output import clip, echo_json, local_time, parse_when, table
+from monitor.store import SORTS, SearchQuery
+
+
+class Context:
+    """Lazily loaded configuration and monitor for the subcommands."""
+
+    def __init__(self, config_dir: str | None, verbose: int):
+        self.config_dir = resolve_config_dir(config_dir)
+        self.verbose = verbose
+        self._config: MonitorConfig | None = None
+        self._monitor = None
+
+    @property
+    def config(self) -> MonitorConfig:
+        if self._config is None:
+            self._config = guard(load_config, self.config_dir)
+        return self._config
+
+    @property
+    def monitor(self):
+        if self._monitor is None:
+            from monitor.app import Monitor
+
+            self._monitor = guard(Monitor, self.config)
+        return self._monitor
+
+    def reload(self) -> None:
+        self._config = None
+        self.close()
+
+    def close(self) -> None:
+        if self._monitor is not None:
+            self._monitor.close()
+            self._monitor = None
+
+
+def guard(func, *args, **kwargs):
+    """Call ``func``; a MonitorError becomes a one-line ClickException (no traceback)."""
+    try:
+        return func(*args, **kwargs)
+    except MonitorError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config-dir", "-c", envvar=ENV_CONFIG_DIR, metavar="DIR",
+              help=f"Configuration directory (default ./config, or ${ENV_CONFIG_DIR}).")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(__version__, prog_name="monitor")
+@click.pass_context
+def cli(ctx: click.Context, config_dir: str | None, verbose: int) -> None:
+    """Public-opinion (舆情) monitoring for government offices.
+
+    Collects news, posts and 信箱 / 留言板 / 12345 messages with their official replies,
+    analyses them with plugins, stores them, and lets analysts search them.
+    """
+    logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
+                        format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = Context(config_dir, verbose)
+    ctx.call_on_close(ctx.obj.close)
+
+
+@cli.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite an existing monitor.toml.")
+@pass_ctx
+def init(obj: Context, directory: Path | None, force: bool) -> None:
+    """Write a working starter configuration into DIRECTORY (default: the config dir)."""
+    from monitor.starter import write_config
+
+    target = (directory or obj.config_dir).resolve()
+    written = guard(write_config, target, force=force)
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(f"\nNext: edit {target / 'sources'}, then `monitor -c {target} sources test ID`.")
+
+
+@cli.command()
+@click.argument("sources", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Crawl every enabled source.")
+@click.option("--json", "as_json", is_flag=True, help="Print the crawl reports as JSON.")
+@pass_ctx
+def crawl(obj: Context, sources: tuple[str, ...], all_: bool, as_json: bool) -> None:
+    """Collect, analyse and store documents from SOURCES (ids) or --all."""
+    from monitor.crawl import run_crawls
+
+    config = obj.config
+    if all_:
+        ids = [s.id for s in config.sources.values() if s.enabled]
+    else:
+        ids = list(sources)
+    if not ids:
+        raise click.UsageError("name one or more source ids, or use --all "
+                               "(`monitor sources list` shows them)")
+    for source_id in ids:
+        guard(config.source, source_id)
+    results = guard(run_crawls, config, ids, monitor=obj.monitor)
+    if as_json:
+        echo_json([r.to_dict() for r in results])
+    else:
+        click.echo(crawl_table(results))
+    if any(r.status == "failed" for r in results):
+        raise SystemExit(1)
+
+
+def crawl_table(results) -> str:
+    """Crawl results as a table for people."""
+    rows = []
+    for r in results:
+        ingest = r.report.get("ingest", {})
+        rows.append([r.source, r.status, r.report.get("pages", 0), r.report.get("items", 0),
+                     ingest.get("inserted", 0), ingest.get("updated", 0),
+                     ingest.get("unchanged", 0),
+                     ingest.get("skipped", 0) + r.report.get("skipped", 0),
+                     r.report.get("errors", 0), f"{r.seconds:.1f}s", clip(r.message, 50)])
+    return table(["source", "status", "pages", "items", "new", "updated", "same", "skipped",
+                  "errors", "time", "note"], rows)
+
+
+@cli.command()
+@click.argument("query", required=False, default="")
+@click.option("--since", help="Only newer than this: 7d, 6h, 30m, 2w or a date.")
+@click.option("--until", help="Only older than this (same forms as --since).")
+@click.option("--channel", "channels", multiple=True, type=click.Choice(list(CHANNELS)),
+              help="Only this channel (repeatable).")
+@click.option("--source", "sources", multiple=True, help="Only this source id (repeatable).")
+@click.option("--unanswered", is_flag=True, help="Only messages still awaiting a reply.")
+@click.option("--min-risk", type=click.FloatRange(0, 1), help="Only risk at least this.")
+@click.option("--negative", is_flag=True, help="Only negative sentiment (score < 0.35).")
+@click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True)
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the hits as JSON.")
+@pass_ctx
+def search(obj: Context, query: str, since, until, channels, sources, unanswered, min_risk,
+           negative, sort, limit, as_json) -> None:
+    """Full-text search of stored documents, e.g. monitor search "围墙 倒塌" --since 6h."""
+    tz = obj.config.timezone
+    q = SearchQuery(text=query, channels=list(channels), sources=list(sources), sort=sort,
+                    since=parse_when(since, tz=tz) if since else None,
+                    until=parse_when(until, tz=tz) if until else None,
+                    replied=False if unanswered else None, min_risk=min_risk,
+                    max_sentiment=0.35 if negative else None, limit=limit,
+                    kinds=["message"] if unanswered else [])
+    result = guard(obj.monitor.store.search, q)
+    if as_json:
+        echo_json({"total": result.total,
+                   "hits": [{**h.document.to_dict(), "score": h.score, "snippet": h.snippet}
+                            for h in result.hits]})
+        return
+    click.echo(f"{result.total} document(s) match; showing {len(result.hits)}.")
+    for hit in result.hits:
+        click.echo(render_hit(hit, tz))
+
+
+def render_hit(hit, tz: str) -> str:
+    """A search hit as a few readable lines."""
+    d = hit.document
+    sentiment = d.sentiment
+    facts = [CHANNELS.get(d.channel, d.channel), d.source,
+             local_time(d.published_at or d.crawled_at, tz)]
+    if d.risk is not None:
+        facts.append(f"风险 {d.risk:.2f}")
+    if sentiment is not None:
+        facts.append(f"情感 {sentiment:.2f}")
+    if d.is_message:
+        facts.append("已回复" if d.replied else "未回复")
+    lines = [f"\n● {clip(d.title or d.text, 70)}", "  " + " · ".join(facts), f"  {d.url}"]
+    body = hit.snippet or d.text
+    if body:
+        lines.append("  " + clip(body, 110))
+    if d.risk_reasons:
+        lines.append("  原因: " + clip("；".join(d.risk_reasons), 100))
+    return "\n".join(lines)
+
+
+@cli.group()
+def plugins() -> None:
+    """Analysis and backend plugins."""
+
+
+@plugins.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def plugins_list(obj: Context, as_json: bool) -> None:
+    """Show loaded and disabled plugins, where they come from and the hooks they implement."""
+    rows = obj.monitor.plugins.info()
+    if as_json:
+        echo_json([r.__dict__ for r in rows])
+        return
+    click.echo(table(["name", "status", "origin", "module", "hooks"],
+                     [[r.name, "enabled" if r.enabled else "disabled", r.origin, r.module,
+                       ", ".join(r.hooks)] for r in rows]))
+
+
+def _register_subcommands() -> None:
+    from monitor.cli_demo import demo
+    from monitor.cli_sources import sources
+    from monitor.cli_store import store
+
+    cli.add_command(sources)
+    cli.add_command(store)
+    cli.add_command(demo)
+
+
+_register_subcommands()

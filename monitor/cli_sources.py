@@ -1,0 +1,226 @@
+"""``monitor sources``: add, inspect, test and switch sources (one TOML file each)."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+
+from monitor.cli import Context, guard, pass_ctx
+from monitor.config import SELECTOR_KEYS, SPIDERS, SourceConfig, parse_source, read_toml
+from monitor.documents import CHANNELS
+from monitor.errors import ConfigError
+from monitor.output import clip, echo_json, local_time, table
+
+
+@click.group()
+def sources() -> None:
+    """Add, list, test and switch collection sources."""
+
+
+@sources.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def list_(obj: Context, as_json: bool) -> None:
+    """Every source, and every source file that has an error."""
+    config = obj.config
+    if as_json:
+        echo_json({"sources": [_source_dict(s) for s in config.sources.values()],
+                   "errors": [str(e) for e in config.source_errors]})
+        return
+    rows = [[s.id, "on" if s.enabled else "off", s.spider, s.channel, "yes" if s.own else "",
+             f"{s.interval_minutes}m", clip(s.name, 30), clip(s.url, 50)]
+            for s in config.sources.values()]
+    click.echo(table(["id", "enabled", "spider", "channel", "own", "every", "name", "url"], rows))
+    for err in config.source_errors:
+        click.secho(f"error: {err}", fg="red", err=True)
+
+
+def _source_dict(source: SourceConfig) -> dict:
+    data = dict(source.__dict__)
+    data["path"] = str(source.path) if source.path else None
+    return data
+
+
+@sources.command()
+@click.argument("source_id")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def show(obj: Context, source_id: str, as_json: bool) -> None:
+    """One source's settings and its file."""
+    source = guard(obj.config.source, source_id)
+    if as_json:
+        echo_json(_source_dict(source))
+        return
+    click.echo(f"# {source.path}")
+    click.echo(source.path.read_text(encoding="utf-8") if source.path else source.to_toml())
+
+
+@sources.command()
+@click.argument("source_id")
+@click.option("--spider", type=click.Choice(SPIDERS), required=True)
+@click.option("--channel", type=click.Choice(list(CHANNELS)), required=True)
+@click.option("--url", required=True, help="The list page or feed address.")
+@click.option("--name", default="", help="A name people recognise, e.g. 县长信箱.")
+@click.option("--own", is_flag=True, help="One of the office's own channels.")
+@click.option("--max-pages", type=click.IntRange(0), default=3, show_default=True)
+@click.option("--page-url", default="", help="Template for list pages 2.., with {page}.")
+@click.option("--selector", "selectors", multiple=True, metavar="NAME=SELECTOR",
+              help="A selector, e.g. title=h1 (repeatable; see docs/sources.md).")
+@click.option("--disabled", is_flag=True, help="Add it switched off.")
+@pass_ctx
+def add(obj: Context, source_id, spider, channel, url, name, own, max_pages, page_url,
+        selectors, disabled) -> None:
+    """Add a source file config/sources/SOURCE_ID.toml."""
+    path = obj.config_dir / "sources" / f"{source_id}.toml"
+    if not (obj.config_dir / "monitor.toml").exists():
+        raise click.ClickException(f"{obj.config_dir} has no monitor.toml; run `monitor init`")
+    if path.exists():
+        raise click.ClickException(f"{path} already exists; edit it or remove the source first")
+    parsed = {}
+    for item in selectors:
+        key, sep, value = item.partition("=")
+        if not sep or not value:
+            raise click.BadParameter(f"{item!r}: expected NAME=SELECTOR", param_hint="--selector")
+        if key not in SELECTOR_KEYS[spider]:
+            raise click.BadParameter(f"{key!r} is not a {spider} selector; known: "
+                                     f"{', '.join(sorted(SELECTOR_KEYS[spider]))}",
+                                     param_hint="--selector")
+        parsed[key] = value
+    source = SourceConfig(id=source_id, spider=spider, channel=channel, url=url, name=name,
+                          own=own, max_pages=max_pages, page_url=page_url, selectors=parsed,
+                          enabled=not disabled)
+    text = source.to_toml()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    try:  # the file must read back exactly as the CLI meant it
+        parse_source(read_toml(path), path)
+    except ConfigError as exc:
+        path.unlink()
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"added {source_id}: {path}\nTry it: monitor sources test {source_id}")
+
+
+@sources.command()
+@click.argument("source_id")
+@click.option("--yes", is_flag=True, help="Do not ask.")
+@pass_ctx
+def remove(obj: Context, source_id: str, yes: bool) -> None:
+    """Delete a source file (stored documents stay)."""
+    source = guard(obj.config.source, source_id)
+    if not yes:
+        click.confirm(f"delete {source.path}?", abort=True)
+    Path(source.path).unlink()
+    click.echo(f"removed {source_id}; its documents stay in the store")
+
+
+def _set_enabled(obj: Context, source_id: str, enabled: bool) -> None:
+    source = guard(obj.config.source, source_id)
+    path = Path(source.path)
+    text = path.read_text(encoding="utf-8")
+    head, sep, tables = text.partition("\n[")
+    value = "true" if enabled else "false"
+    if re.search(r"(?m)^enabled\s*=.*$", head):
+        head = re.sub(r"(?m)^enabled\s*=.*$", f"enabled = {value}", head, count=1)
+    else:
+        head = head.rstrip("\n") + f"\nenabled = {value}\n"
+    path.write_text(head + sep + tables, encoding="utf-8")
+    guard(parse_source, read_toml(path), path)
+    click.echo(f"{source_id} {'enabled' if enabled else 'disabled'}")
+
+
+@sources.command()
+@click.argument("source_id")
+@pass_ctx
+def enable(obj: Context, source_id: str) -> None:
+    """Switch a source on."""
+    _set_enabled(obj, source_id, True)
+
+
+@sources.command()
+@click.argument("source_id")
+@pass_ctx
+def disable(obj: Context, source_id: str) -> None:
+    """Switch a source off (it keeps its file and documents)."""
+    _set_enabled(obj, source_id, False)
+
+
+@sources.command("test")
+@click.argument("source_id")
+@click.option("--limit", type=click.IntRange(1, 200), default=5, show_default=True,
+              help="Items to fetch.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def test_(obj: Context, source_id: str, limit: int, as_json: bool) -> None:
+    """Fetch a few items and print what would be collected, storing nothing."""
+    from monitor.crawl import run_crawl
+
+    config = obj.config
+    source = guard(config.source, source_id)
+    result = guard(run_crawl, config, source_id, dry_run=True, limit=limit)
+    if as_json:
+        echo_json(result.to_dict())
+    else:
+        _print_test(result, source, config.timezone)
+    if result.status == "failed" or not result.items:
+        raise SystemExit(1)
+
+
+def _print_test(result, source: SourceConfig, tz: str) -> None:
+    report = result.report
+    click.echo(f"{source.id}: {report.get('pages', 0)} page(s), {len(result.items)} item(s), "
+               f"{report.get('errors', 0)} error(s) in {result.seconds:.1f}s")
+    for doc in result.items:
+        click.echo(f"\n● {clip(doc.title, 80) or '(no title)'}")
+        click.echo(f"  time: {local_time(doc.published_at, tz) or '(none found)'}   {doc.url}")
+        if doc.author:
+            click.echo(f"  author: {doc.author}")
+        if doc.department:
+            click.echo(f"  unit asked: {doc.department}")
+        click.echo(f"  text: {clip(doc.text, 100) or '(empty)'}")
+        if doc.is_message:
+            if doc.reply:
+                click.echo(f"  reply: {doc.reply.unit or '?'} "
+                           f"{local_time(doc.reply.replied_at, tz)}: {clip(doc.reply.text, 80)}")
+            else:
+                click.echo(f"  reply: none ({doc.status})")
+    misses = report.get("selector_misses") or {}
+    for name, count in sorted(misses.items()):
+        selector = source.selectors.get(name, "(default)")
+        click.secho(f"selector {name} = {selector!r} found nothing on {count} page(s)",
+                    fg="yellow")
+    for url in report.get("unreachable") or []:
+        click.secho(f"unreachable: {url}", fg="red")
+    for warning, count in sorted((report.get("warnings") or {}).items()):
+        click.echo(f"warning: {warning} ×{count}")
+    if result.message:
+        click.secho(result.message, fg="red" if result.status == "failed" else None)
+
+
+@sources.command()
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def status(obj: Context, as_json: bool) -> None:
+    """Last crawl of each source, and sources that keep coming back empty or failing."""
+    config, state = obj.config, obj.monitor.state
+    health = [state.health(s) for s in config.sources]
+    if as_json:
+        echo_json([{"source": h.source, "runs": h.runs,
+                    "last_status": h.last_run.status if h.last_run else None,
+                    "last_run": h.last_run.started_at if h.last_run else None,
+                    "last_success": h.last_success, "consecutive_empty": h.consecutive_empty,
+                    "consecutive_failed": h.consecutive_failed} for h in health])
+        return
+    rows = []
+    for h in health:
+        last = h.last_run
+        note = ""
+        if h.consecutive_empty >= 3:
+            note = f"empty {h.consecutive_empty} runs in a row: check its url and selectors"
+        elif h.consecutive_failed >= 1:
+            note = f"failed {h.consecutive_failed} run(s) in a row: {clip(last.message, 40)}"
+        rows.append([h.source, h.runs, last.status if last else "never",
+                     local_time(last.started_at, config.timezone) if last else "",
+                     last.items if last else "",
+                     local_time(h.last_success, config.timezone), note])
+    click.echo(table(["source", "runs", "last", "when", "items", "last success", "note"], rows))

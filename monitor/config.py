@@ -1,0 +1,344 @@
+"""Reading and checking the configuration directory.
+
+Layout (DATA ONLY)::
+
+    config/monitor.toml          general settings: [monitor] [store] [state] [plugins] [crawl]
+    config/sources/<id>.toml     one file per source
+
+Every problem becomes a :class:`ConfigError` naming the file, the key and what is expected.  A
+broken source file does not stop the other sources: it is reported by ``load_config`` in
+``MonitorConfig.source_errors`` and by ``monitor sources list``.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from monitor.documents import CHANNELS
+from monitor.errors import ConfigError
+from monitor.store import StoreConfig
+
+ENV_CONFIG_DIR = "MONITOR_CONFIG_DIR"
+SPIDERS = ("rss", "news_list", "message_board")
+SOURCE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+#: Selector names each generic spider understands (all optional; see docs/sources.md).
+SELECTOR_KEYS = {
+    "rss": {"content"},
+    "news_list": {"links", "next_page", "title", "published", "content", "author", "place"},
+    "message_board": {
+        "links", "next_page", "title", "question", "asker", "submitted", "unit", "number",
+        "reply", "reply_unit", "reply_time", "status", "place",
+    },
+}
+
+
+@dataclass
+class CrawlSettings:
+    """The ``[crawl]`` table: how politely and how long crawls run."""
+
+    timeout_seconds: int = 600
+    download_delay: float = 0.0
+    concurrent_requests: int = 8
+    user_agent: str = "gov-opinion-monitor/0.1 (+public-opinion monitoring)"
+    obey_robots: bool = False
+    python: str = ""  # interpreter used for crawl subprocesses; empty = this one
+
+
+@dataclass
+class SourceConfig:
+    """One source file under ``config/sources/``."""
+
+    id: str
+    spider: str
+    channel: str
+    url: str
+    name: str = ""
+    enabled: bool = True
+    own: bool = False
+    interval_minutes: int = 60
+    max_pages: int = 3
+    max_items: int = 0  # 0 = no limit
+    page_url: str = ""  # list pages 2..max_pages as a template with {page}
+    fetch_detail: bool = True  # rss: also fetch each item's page for its full text
+    encoding: str = ""  # force a charset when a site lies in both header and <meta>
+    place: str = ""  # default place for items of this source
+    department: str = ""  # default responsible department
+    selectors: dict[str, str] = field(default_factory=dict)
+    path: Path | None = None
+
+    def to_toml(self) -> str:
+        """Serialise as a source file (used by ``monitor sources add`` and ``monitor init``)."""
+        lines = [f"# Source {self.id}: see docs/sources.md for every key"]
+        for key in ("name", "spider", "channel", "url", "enabled", "own", "interval_minutes",
+                    "max_pages", "max_items", "page_url", "fetch_detail", "encoding", "place",
+                    "department"):
+            value = getattr(self, key)
+            default = SOURCE_DEFAULTS.get(key)
+            if key in ("name", "spider", "channel", "url") or value != default:
+                lines.append(f"{key} = {_toml_value(value)}")
+        if self.selectors:
+            lines.append("")
+            lines.append("[selectors]")
+            for key, value in self.selectors.items():
+                lines.append(f"{key} = {_toml_value(value)}")
+        return "\n".join(lines) + "\n"
+
+
+SOURCE_DEFAULTS = {
+    "name": "", "enabled": True, "own": False, "interval_minutes": 60, "max_pages": 3,
+    "max_items": 0, "page_url": "", "fetch_detail": True, "encoding": "", "place": "",
+    "department": "",
+}
+
+
+@dataclass
+class MonitorConfig:
+    """Everything read from a configuration directory."""
+
+    config_dir: Path
+    timezone: str = "Asia/Shanghai"
+    data_dir: Path = Path("data")
+    store: StoreConfig = field(default_factory=StoreConfig)
+    state_url: str = ""
+    plugins_disabled: list[str] = field(default_factory=list)
+    plugin_settings: dict[str, dict] = field(default_factory=dict)
+    crawl: CrawlSettings = field(default_factory=CrawlSettings)
+    sources: dict[str, SourceConfig] = field(default_factory=dict)
+    source_errors: list[ConfigError] = field(default_factory=list)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The display time zone."""
+        return ZoneInfo(self.timezone)
+
+    def source(self, source_id: str) -> SourceConfig:
+        """The source with this id, or a ConfigError that lists the known ones."""
+        if source_id in self.sources:
+            return self.sources[source_id]
+        for err in self.source_errors:
+            if err.path and Path(err.path).stem == source_id:
+                raise err
+        raise ConfigError(f"no source {source_id!r}; known sources: "
+                          f"{', '.join(sorted(self.sources)) or 'none'}")
+
+    def plugin_config(self, name: str) -> dict:
+        """Settings for one plugin, from ``[plugins.<name>]``."""
+        return self.plugin_settings.get(name, {})
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def resolve_config_dir(config_dir: str | os.PathLike | None) -> Path:
+    """The directory given, else ``$MONITOR_CONFIG_DIR``, else ``./config``."""
+    return Path(config_dir or os.environ.get(ENV_CONFIG_DIR) or "config").resolve()
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse one TOML file; syntax or encoding problems become a ConfigError naming the file."""
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError("file not found", path=path) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path=path) from None
+    except UnicodeDecodeError:
+        raise ConfigError("not UTF-8 text; save the file as UTF-8", path=path) from None
+
+
+class _Table:
+    """Reads typed values from one TOML table and rejects keys it does not know."""
+
+    def __init__(self, data: dict, path: Path, prefix: str = ""):
+        if not isinstance(data, dict):
+            raise ConfigError("expected a table", path=path, key=prefix or None)
+        self.data, self.path, self.prefix = data, path, prefix
+        self.used: set[str] = set()
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}.{key}" if self.prefix else key
+
+    def get(self, key: str, kind: type | tuple, default: Any = None, *, required: bool = False):
+        self.used.add(key)
+        if key not in self.data:
+            if required:
+                raise ConfigError("missing; this key is required", path=self.path,
+                                  key=self._key(key))
+            return default
+        value = self.data[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            names = " or ".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds)
+            raise ConfigError(f"expected {names}, got {value!r}", path=self.path,
+                              key=self._key(key))
+        return value
+
+    def table(self, key: str) -> "_Table":
+        self.used.add(key)
+        return _Table(self.data.get(key, {}), self.path, self._key(key))
+
+    def reject_unknown(self, allowed: set[str] | None = None):
+        allowed = self.used if allowed is None else allowed
+        for key in self.data:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, sorted(allowed), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else (
+                    f"; known keys: {', '.join(sorted(allowed))}")
+                raise ConfigError(f"unknown key{hint}", path=self.path, key=self._key(key))
+
+
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+               list: "a list", dict: "a table"}
+
+
+def _positive(table: _Table, key: str, default: int) -> int:
+    value = table.get(key, int, default)
+    if value < 0:
+        raise ConfigError(f"must be 0 or more, got {value}", path=table.path, key=table._key(key))
+    return value
+
+
+def parse_source(data: dict, path: Path) -> SourceConfig:
+    """Check one source file's content and build its SourceConfig."""
+    t = _Table(data, path)
+    source_id = t.get("id", str, path.stem)
+    if not SOURCE_ID_RE.match(source_id):
+        raise ConfigError("source ids use lower-case letters, digits, '-' and '_' "
+                          f"(got {source_id!r}); rename the file", path=path, key="id")
+    spider = t.get("spider", str, required=True)
+    if spider not in SPIDERS:
+        close = difflib.get_close_matches(spider, SPIDERS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"unknown spider {spider!r}, expected one of {', '.join(SPIDERS)}{hint}",
+                          path=path, key="spider")
+    channel = t.get("channel", str, required=True)
+    if channel not in CHANNELS:
+        raise ConfigError(f"unknown channel {channel!r}, expected one of {', '.join(CHANNELS)}",
+                          path=path, key="channel")
+    url = t.get("url", str, required=True)
+    if not re.match(r"^https?://", url):
+        raise ConfigError(f"expected an http:// or https:// address, got {url!r}",
+                          path=path, key="url")
+    page_url = t.get("page_url", str, "")
+    if page_url and "{page}" not in page_url:
+        raise ConfigError("must contain {page} where the page number goes", path=path,
+                          key="page_url")
+    encoding = t.get("encoding", str, "")
+    if encoding:
+        import codecs
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ConfigError(f"unknown encoding {encoding!r}", path=path, key="encoding") from None
+    sel = t.table("selectors")
+    selectors = {}
+    for key in sel.data:
+        selectors[key] = sel.get(key, str)
+    sel.reject_unknown(SELECTOR_KEYS[spider])
+    source = SourceConfig(
+        id=source_id, spider=spider, channel=channel, url=url,
+        name=t.get("name", str, ""), enabled=t.get("enabled", bool, True),
+        own=t.get("own", bool, False),
+        interval_minutes=max(1, _positive(t, "interval_minutes", 60)),
+        max_pages=_positive(t, "max_pages", 3), max_items=_positive(t, "max_items", 0),
+        page_url=page_url, fetch_detail=t.get("fetch_detail", bool, True), encoding=encoding,
+        place=t.get("place", str, ""), department=t.get("department", str, ""),
+        selectors=selectors, path=path,
+    )
+    t.reject_unknown()
+    return source
+
+
+def load_sources(config_dir: Path) -> tuple[dict[str, SourceConfig], list[ConfigError]]:
+    """Read every ``sources/*.toml``; return the good sources and one error per bad file."""
+    sources: dict[str, SourceConfig] = {}
+    errors: list[ConfigError] = []
+    for path in sorted((config_dir / "sources").glob("*.toml")):
+        try:
+            source = parse_source(read_toml(path), path)
+            if source.id in sources:
+                raise ConfigError(f"source id {source.id!r} is also used by "
+                                  f"{sources[source.id].path}", path=path, key="id")
+            sources[source.id] = source
+        except ConfigError as exc:
+            errors.append(exc)
+    return sources, errors
+
+
+def load_config(config_dir: str | os.PathLike | None = None) -> MonitorConfig:
+    """Read ``monitor.toml`` and the sources from ``config_dir`` (see :func:`resolve_config_dir`)."""
+    root = resolve_config_dir(config_dir)
+    main = root / "monitor.toml"
+    if not root.is_dir():
+        raise ConfigError(f"configuration directory {root} does not exist; "
+                          "create one with `monitor init`")
+    if not main.exists():
+        raise ConfigError("file not found; create a configuration with `monitor init`", path=main)
+    t = _Table(read_toml(main), main)
+
+    mon = t.table("monitor")
+    tz = mon.get("timezone", str, "Asia/Shanghai")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"unknown time zone {tz!r}, expected a name like 'Asia/Shanghai'",
+                          path=main, key="monitor.timezone") from None
+    data_dir = (root / mon.get("data_dir", str, "data")).resolve()
+    mon.reject_unknown()
+
+    st = t.table("store")
+    backend = st.get("backend", str, "embedded")
+    store_path = st.get("path", str, "")
+    options = {k: v for k, v in st.data.items() if k not in ("backend", "path")}
+    store = StoreConfig(backend=backend,
+                        path=(root / store_path).resolve() if store_path
+                        else data_dir / "documents.db",
+                        options=options)
+
+    state = t.table("state")
+    state_url = state.get("url", str, "") or f"sqlite:///{data_dir / 'state.db'}"
+    state.reject_unknown()
+
+    pl = t.table("plugins")
+    disabled = pl.get("disabled", list, [])
+    if not all(isinstance(x, str) for x in disabled):
+        raise ConfigError("expected a list of plugin names", path=main, key="plugins.disabled")
+    plugin_settings = {k: v for k, v in pl.data.items() if isinstance(v, dict)}
+    for key, value in pl.data.items():
+        if key != "disabled" and not isinstance(value, dict):
+            raise ConfigError("expected 'disabled = [...]' or a [plugins.<name>] table",
+                              path=main, key=f"plugins.{key}")
+
+    cr = t.table("crawl")
+    crawl = CrawlSettings(
+        timeout_seconds=max(1, _positive(cr, "timeout_seconds", 600)),
+        download_delay=cr.get("download_delay", float, 0.0),
+        concurrent_requests=max(1, _positive(cr, "concurrent_requests", 8)),
+        user_agent=cr.get("user_agent", str, CrawlSettings.user_agent),
+        obey_robots=cr.get("obey_robots", bool, False),
+        python=cr.get("python", str, ""),
+    )
+    cr.reject_unknown()
+    t.reject_unknown({"monitor", "store", "state", "plugins", "crawl"})
+
+    sources, errors = load_sources(root)
+    return MonitorConfig(config_dir=root, timezone=tz, data_dir=data_dir, store=store,
+                         state_url=state_url, plugins_disabled=list(disabled),
+                         plugin_settings=plugin_settings, crawl=crawl, sources=sources,
+                         source_errors=errors)

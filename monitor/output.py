@@ -1,0 +1,82 @@
+"""Output for people (aligned tables, local times) and for scripts (JSON)."""
+from __future__ import annotations
+
+import json
+import unicodedata
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable, Sequence
+from zoneinfo import ZoneInfo
+
+import click
+
+
+def display_width(text: str) -> int:
+    """Terminal columns ``text`` takes: CJK characters count two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def clip(text: str, width: int) -> str:
+    """Cut ``text`` to at most ``width`` columns, marking the cut with …"""
+    text = " ".join((text or "").split())
+    if display_width(text) <= width:
+        return text
+    out, used = [], 0
+    for ch in text:
+        w = display_width(ch)
+        if used + w > width - 1:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out) + "…"
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """Render rows as an aligned plain-text table."""
+    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
+    widths = [display_width(h) for h in headers]
+    for row in cells:
+        for i, value in enumerate(row):
+            widths[i] = max(widths[i], display_width(value))
+
+    def line(values):
+        return "  ".join(v + " " * (widths[i] - display_width(v))
+                         for i, v in enumerate(values)).rstrip()
+
+    out = [line(headers), line(["-" * w for w in widths])]
+    out.extend(line(row) for row in cells)
+    return "\n".join(out)
+
+
+def local_time(value: datetime | None, tz: str = "Asia/Shanghai") -> str:
+    """``2026-11-28 09:12`` in the display time zone, or an empty string."""
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+
+
+def echo_json(data: Any) -> None:
+    """Print ``data`` as indented JSON with Chinese kept readable."""
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_when(value: str, *, now: datetime | None = None, tz: str = "Asia/Shanghai"
+               ) -> datetime:
+    """A point in time from ``7d`` / ``6h`` / ``30m`` / ``2w`` (ago) or an ISO date/time.
+
+    Raises ``click.BadParameter`` with an example when the value is neither.
+    """
+    now = now or datetime.now(timezone.utc)
+    text = value.strip().lower()
+    if len(text) >= 2 and text[-1] in _UNITS and text[:-1].isdigit():
+        return now - timedelta(**{_UNITS[text[-1]]: int(text[:-1])})
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a time; use e.g. 7d, 6h, 30m, 2w, "
+                                 "2026-11-20 or 2026-11-20T09:00") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=ZoneInfo(tz))
+    return parsed.astimezone(timezone.utc)

@@ -1,0 +1,1 @@
+"""Plugins used by the tests: one that raises, one that overrides risk, one that listens."""

@@ -1,0 +1,129 @@
+"""The command line, through click's CliRunner."""
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from click.testing import CliRunner
+
+from monitor.app import Monitor
+from monitor.cli import cli
+from monitor.documents import Document, Reply
+
+
+@pytest.fixture
+def run(config_dir):
+    runner = CliRunner()
+
+    def _run(*args, input=None):
+        return runner.invoke(cli, ["-c", str(config_dir), *args], input=input,
+                             catch_exceptions=False)
+
+    return _run
+
+
+def test_help_lists_the_verbs():
+    result = CliRunner().invoke(cli, ["--help"])
+    for verb in ("init", "sources", "crawl", "search", "plugins", "store", "demo"):
+        assert verb in result.output
+
+
+def test_init_writes_a_loadable_config(tmp_path):
+    result = CliRunner().invoke(cli, ["init", str(tmp_path / "cfg")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "cfg" / "sources" / "example-portal.toml").exists()
+    again = CliRunner().invoke(cli, ["init", str(tmp_path / "cfg")])
+    assert again.exit_code == 1 and "--force" in again.output
+
+
+def test_missing_config_is_a_clear_error_not_a_traceback(tmp_path):
+    result = CliRunner().invoke(cli, ["-c", str(tmp_path / "none"), "sources", "list"])
+    assert result.exit_code == 1
+    assert "monitor init" in result.output and "Traceback" not in result.output
+
+
+def test_sources_add_list_show_disable_enable_remove(run, config_dir):
+    result = run("sources", "add", "county-mailbox", "--spider", "message_board",
+                 "--channel", "mailbox", "--url", "http://127.0.0.1/mb/index.html",
+                 "--name", "县长信箱", "--selector", "question=.content",
+                 "--selector", "reply=.reply")
+    assert result.exit_code == 0, result.output
+    listed = json.loads(run("sources", "list", "--json").output)
+    assert [s["id"] for s in listed["sources"]] == ["county-mailbox"]
+    assert listed["sources"][0]["selectors"] == {"question": ".content", "reply": ".reply"}
+    assert "县长信箱" in run("sources", "show", "county-mailbox").output
+    assert run("sources", "disable", "county-mailbox").exit_code == 0
+    assert json.loads(run("sources", "show", "county-mailbox", "--json").output)["enabled"] is False
+    assert run("sources", "enable", "county-mailbox").exit_code == 0
+    assert json.loads(run("sources", "show", "county-mailbox", "--json").output)["enabled"] is True
+    assert run("sources", "remove", "county-mailbox", "--yes").exit_code == 0
+    assert not (config_dir / "sources" / "county-mailbox.toml").exists()
+
+
+def test_sources_add_rejects_bad_input(run):
+    bad_selector = run("sources", "add", "x", "--spider", "rss", "--channel", "news",
+                       "--url", "http://a/feed.xml", "--selector", "title=h1")
+    assert bad_selector.exit_code == 2 and "not a rss selector" in bad_selector.output
+    bad_url = run("sources", "add", "y", "--spider", "rss", "--channel", "news", "--url", "a/b")
+    assert bad_url.exit_code == 1 and "http" in bad_url.output
+    bad_id = run("sources", "add", "Bad Id", "--spider", "rss", "--channel", "news",
+                 "--url", "http://a/")
+    assert bad_id.exit_code == 1 and "source ids" in bad_id.output
+
+
+def test_broken_source_file_is_shown_and_others_still_work(run, config_dir):
+    (config_dir / "sources" / "typo.toml").write_text('spider = "rs"\nchannel="news"\nurl="http://a"\n')
+    result = run("sources", "list")
+    assert result.exit_code == 0
+    assert "typo.toml" in result.output and "did you mean 'rss'" in result.output
+    crawl = run("crawl", "typo")
+    assert crawl.exit_code == 1 and "did you mean 'rss'" in crawl.output
+
+
+def test_plugins_list(run):
+    rows = json.loads(run("plugins", "list", "--json").output)
+    by_name = {r["name"]: r for r in rows}
+    assert by_name["risk"]["enabled"] and by_name["risk"]["origin"] == "built-in"
+    assert by_name["sentiment_snownlp"]["enabled"] is False  # disabled by the test config
+    assert "analyze_document" in by_name["topics"]["hooks"]
+    assert "sentiment_snownlp" in run("plugins", "list").output
+
+
+@pytest.fixture
+def seeded(config_dir):
+    now = datetime.now(timezone.utc)
+    docs = [
+        Document.new("mb", "mailbox", "http://a/1", kind="message", title="学校围墙倒塌",
+                     text="东湖镇中心小学围墙倒塌，有学生受伤", published_at=now - timedelta(hours=2)),
+        Document.new("mb", "mailbox", "http://a/2", kind="message", title="路灯不亮",
+                     text="青石乡路灯坏了一个月", published_at=now - timedelta(days=20),
+                     reply=Reply("已修复", "城管局", now)),
+        Document.new("news", "portal", "http://a/3", title="县政府召开常务会议",
+                     text="会议研究了民生工程", published_at=now - timedelta(days=1)),
+    ]
+    with Monitor.open(config_dir, entry_points=False) as m:
+        m.ingest(docs)
+    return docs
+
+
+def test_search_filters_and_json(run, seeded):
+    hits = json.loads(run("search", "围墙", "--json").output)
+    assert hits["total"] == 1 and hits["hits"][0]["title"] == "学校围墙倒塌"
+    recent = json.loads(run("search", "--since", "7d", "--json").output)
+    assert recent["total"] == 2
+    unanswered = json.loads(run("search", "--unanswered", "--json").output)
+    assert [h["url"] for h in unanswered["hits"]] == ["http://a/1"]
+    portal = json.loads(run("search", "--channel", "portal", "--json").output)
+    assert portal["total"] == 1
+    text = run("search", "围墙 倒塌").output
+    assert "学校围墙倒塌" in text and "未回复" in text
+
+
+def test_search_bad_since_is_a_usage_error(run, seeded):
+    result = run("search", "x", "--since", "yesterday-ish")
+    assert result.exit_code == 2 and "7d" in result.output
+
+
+def test_store_stats(run, seeded):
+    data = json.loads(run("store", "stats", "--json").output)
+    assert data["total"] == 3 and data["unanswered"] == 1
+    assert data["by_channel"] == {"mailbox": 2, "portal": 1}

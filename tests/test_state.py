@@ -1,0 +1,28 @@
+"""Workflow state: crawl runs and source health survive a restart."""
+from datetime import datetime, timedelta, timezone
+
+from monitor.state import StateDB
+
+T0 = datetime(2026, 11, 28, 1, 0, tzinfo=timezone.utc)
+
+
+def test_runs_and_health(tmp_path):
+    url = f"sqlite:///{tmp_path / 'sub' / 'state.db'}"
+    db = StateDB(url)
+    first = db.start_run("a", now=T0)
+    db.finish_run(first, status="ok", report={"items": 5, "ingest": {"inserted": 5}}, now=T0)
+    for i in range(3):
+        run = db.start_run("a", now=T0 + timedelta(hours=i + 1))
+        db.finish_run(run, status="empty", report={"items": 0}, now=T0 + timedelta(hours=i + 1))
+    db.close()
+
+    again = StateDB(url)  # a restart reads the same history
+    health = again.health("a")
+    assert health.runs == 4
+    assert health.consecutive_empty == 3 and health.consecutive_failed == 0
+    assert health.last_success == T0
+    assert again.runs("a", limit=10)[-1].inserted == 5
+    failed = again.start_run("b", now=T0)
+    again.finish_run(failed, status="failed", message="unreachable", now=T0)
+    assert again.health("b").consecutive_failed == 1
+    assert again.health("never").last_run is None
