@@ -52,14 +52,15 @@ class _Handler(SimpleHTTPRequestHandler):
 
 @contextmanager
 def serve_directory(root: str | Path, *, charset: str | None = "utf-8",
-                    overrides: dict[str, str] | None = None) -> Iterator[str]:
+                    overrides: dict[str, str] | None = None, port: int = 0) -> Iterator[str]:
     """Serve ``root`` on 127.0.0.1 (a free port) while the block runs; yield the base URL.
 
     ``overrides`` maps a path such as ``"/a/b.html"`` to the exact Content-Type header to send.
     A query string ``?k=v`` is mapped to the file ``<path>__k=v`` when that file exists.
+    ``port`` 0 picks a free port.
     """
     handler = type("Handler", (_Handler,), {"charset": charset, "overrides": overrides or {}})
-    server = _Server(("127.0.0.1", 0), partial(handler, directory=str(root)))
+    server = _Server(("127.0.0.1", port), partial(handler, directory=str(root)))
     thread = threading.Thread(target=server.serve_forever, name="localsite", daemon=True)
     thread.start()
     try:

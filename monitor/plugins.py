@@ -44,6 +44,13 @@ class PluginInfo:
     enabled: bool = True
 
 
+def _entry_point_names() -> set[str]:
+    """Names declared in the ``monitor`` entry-point group, loaded or blocked."""
+    from importlib.metadata import entry_points
+
+    return {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
 class PluginManager:
     """Loads plugins and calls their hooks with per-plugin guards."""
 
@@ -72,7 +79,8 @@ class PluginManager:
                 name = self.pm.get_name(plugin)
                 if name not in before:
                     self._origins[name] = f"{dist.project_name} {dist.version}"
-        known = set(self.names()) | set(DEFAULT_PLUGINS)
+        known = set(self.names()) | set(DEFAULT_PLUGINS) | (
+            _entry_point_names() if entry_points else set())
         unknown = [n for n in self._disabled if n not in known]
         if unknown:
             raise ConfigError(f"unknown plugin(s) {', '.join(map(repr, unknown))}; installed "

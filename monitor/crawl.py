@@ -1,0 +1,271 @@
+"""Run a source's crawl in a subprocess and record how it went.
+
+The Twisted reactor cannot restart inside one process and a crawl must never take the caller
+down, so every crawl is ``python -m scrapy crawl <spider> -a source=<id> ...`` in its own process
+(``monitor/`` never imports Scrapy).  The spider writes a JSON run report (see
+``spiders/report.py``); this module reads it, decides the status and records the run in the
+workflow-state database.
+
+Statuses: ``ok`` (documents collected), ``empty`` (the crawl worked but found nothing),
+``failed`` (non-zero exit, timeout, no report, the start URL unreachable, or a fatal problem
+such as a store that would not open).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from monitor.config import MonitorConfig
+from monitor.documents import Document
+
+if TYPE_CHECKING:  # pragma: no cover
+    from monitor.app import Monitor
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SETTINGS_MODULE = "spiders.settings"
+STATUS_OK, STATUS_EMPTY, STATUS_FAILED = "ok", "empty", "failed"
+_LOG_TAIL = 4000
+
+
+@dataclass
+class CrawlResult:
+    """How one crawl went; ``items`` holds the documents of a dry run."""
+
+    source: str
+    status: str  # ok | empty | failed
+    report: dict[str, Any] = field(default_factory=dict)
+    items: list[Document] = field(default_factory=list)
+    message: str = ""
+    returncode: int | None = None
+    seconds: float = 0.0
+    run_id: int | None = None
+    dry_run: bool = False
+    log_tail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True unless the crawl failed (an empty crawl is not a failure)."""
+        return self.status != STATUS_FAILED
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (for ``--json`` output)."""
+        return {"source": self.source, "status": self.status, "message": self.message,
+                "returncode": self.returncode, "seconds": round(self.seconds, 3),
+                "run_id": self.run_id, "dry_run": self.dry_run, "report": self.report,
+                "items": [doc.to_dict() for doc in self.items]}
+
+
+def crawl_command(config: MonitorConfig, source_id: str, workdir: Path, *,
+                  dry_run: bool = False, limit: int | None = None) -> list[str]:
+    """The subprocess command line for one crawl (report and output files in ``workdir``)."""
+    source = config.source(source_id)
+    python = config.crawl.python or sys.executable
+    cmd = [python, "-m", "scrapy", "crawl", source.spider,
+           "-a", f"source={source.id}", "-a", f"config_dir={config.config_dir}",
+           "-a", f"report={workdir / 'report.json'}"]
+    if dry_run:
+        cmd += ["-a", "dry_run=1", "-a", f"output={workdir / 'items.jsonl'}"]
+    if limit:
+        cmd += ["-a", f"limit={int(limit)}"]
+    return cmd
+
+
+def crawl_env() -> dict[str, str]:
+    """The environment of a crawl: Scrapy settings module and this project on PYTHONPATH."""
+    env = dict(os.environ)
+    env["SCRAPY_SETTINGS_MODULE"] = SETTINGS_MODULE
+    paths = [str(PROJECT_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    env.setdefault("PYTHONIOENCODING", "utf-8")
+    return env
+
+
+def _run(cmd: list[str], workdir: Path, timeout: float) -> tuple[int | None, bool]:
+    """Run ``cmd`` with its output in workdir/crawl.log; (returncode, timed_out)."""
+    with open(workdir / "crawl.log", "wb") as logfile:
+        proc = subprocess.Popen(cmd, cwd=workdir, env=crawl_env(), stdout=logfile,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+        try:
+            return proc.wait(timeout=timeout), False
+        except subprocess.TimeoutExpired:
+            _stop(proc)
+            return proc.returncode, True
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop a crawl that ran too long: SIGTERM to its process group, a second SIGTERM (Scrapy's
+    forced shutdown), then SIGKILL."""
+    for sig, grace in ((signal.SIGTERM, 2), (signal.SIGTERM, 2), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            proc.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _read_report(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _read_items(path: Path) -> tuple[list[Document], int]:
+    docs, bad = [], 0
+    if not path.exists():
+        return docs, bad
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            try:
+                docs.append(Document.from_dict(json.loads(line)))
+            except (ValueError, TypeError, KeyError):
+                bad += 1
+    return docs, bad
+
+
+def _tail(path: Path) -> str:
+    try:
+        data = path.read_bytes()[-_LOG_TAIL:]
+    except OSError:
+        return ""
+    return data.decode("utf-8", errors="replace")
+
+
+def _last_error(log_tail: str) -> str:
+    lines = [ln.strip() for ln in log_tail.splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if "Error" in line or "error" in line or "Exception" in line:
+            return line[-300:]
+    return lines[-1][-300:] if lines else "no output"
+
+
+def judge(report: dict[str, Any] | None, returncode: int | None, timed_out: bool,
+          timeout: float, start_url: str, log_tail: str = "") -> tuple[str, str]:
+    """Status and a one-line message from what the crawl left behind."""
+    if timed_out:
+        return STATUS_FAILED, f"timed out after {timeout:g} s and was stopped"
+    if report is None:
+        return STATUS_FAILED, (f"the crawler exited with code {returncode} without a report: "
+                               f"{_last_error(log_tail)}")
+    if returncode:
+        return STATUS_FAILED, f"the crawler exited with code {returncode}: {_last_error(log_tail)}"
+    if report.get("fatal"):
+        return STATUS_FAILED, str(report["fatal"])
+    unreachable = report.get("unreachable") or []
+    if unreachable and (start_url in unreachable or not report.get("items")):
+        kinds = ", ".join(f"{k} ×{v}" for k, v in (report.get("error_kinds") or {}).items())
+        return STATUS_FAILED, f"start URL unreachable: {unreachable[0]} ({kinds})"
+    items = int(report.get("items") or 0)
+    parts = [f"{items} item{'s' if items != 1 else ''} from {report.get('pages', 0)} pages"]
+    ingest = report.get("ingest")
+    if ingest:
+        parts.append(f"{ingest.get('inserted', 0)} new, {ingest.get('updated', 0)} updated, "
+                     f"{ingest.get('unchanged', 0)} unchanged")
+    for key in ("skipped", "errors"):
+        if report.get(key):
+            parts.append(f"{report[key]} {key}")
+    misses = report.get("selector_misses") or {}
+    if misses:
+        parts.append("selectors that found nothing: "
+                     + ", ".join(f"{k} ({v} pages)" for k, v in sorted(misses.items())))
+    return (STATUS_OK if items else STATUS_EMPTY), "; ".join(parts)
+
+
+def run_crawl(config: MonitorConfig, source_id: str, *, dry_run: bool = False,
+              limit: int | None = None, timeout: float | None = None,
+              monitor: "Monitor | None" = None) -> CrawlResult:
+    """Crawl one source in a subprocess; never raises for a crawl problem.
+
+    Real crawls store documents (in the subprocess) and are recorded in the state database;
+    dry runs open no store and return the documents in ``items``.  Raises ConfigError only for
+    an unknown (or broken) source id.
+    """
+    source = config.source(source_id)
+    timeout = float(timeout or config.crawl.timeout_seconds)
+    state, own_state, run_id = None, False, None
+    if not dry_run:
+        if monitor is not None:
+            state = monitor.state
+        else:
+            from monitor.state import StateDB
+
+            state, own_state = StateDB(config.state_url), True
+        run_id = state.start_run(source.id)
+    workdir = Path(tempfile.mkdtemp(prefix=f"monitor-crawl-{source.id}-"))
+    began = time.monotonic()
+    try:
+        result = _crawl(config, source, workdir, dry_run, limit, timeout)
+    except Exception as exc:  # noqa: BLE001 - a crawl problem must not take the caller down
+        log.exception("crawl of %s could not run", source.id)
+        result = CrawlResult(source.id, STATUS_FAILED, {}, [], f"the crawl could not run: {exc}")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    result.seconds, result.run_id, result.dry_run = time.monotonic() - began, run_id, dry_run
+    try:
+        if state is not None and run_id is not None:
+            state.finish_run(run_id, status=result.status, report=result.report,
+                             message=result.message)
+    finally:
+        if own_state:
+            state.close()
+    if result.status == STATUS_FAILED:
+        log.warning("crawl of %s failed: %s", source.id, result.message)
+    return result
+
+
+def _crawl(config: MonitorConfig, source: Any, workdir: Path, dry_run: bool,
+           limit: int | None, timeout: float) -> CrawlResult:
+    """Run the subprocess and read what it left in ``workdir``."""
+    cmd = crawl_command(config, source.id, workdir, dry_run=dry_run, limit=limit)
+    try:
+        returncode, timed_out = _run(cmd, workdir, timeout)
+    except OSError as exc:  # the interpreter in [crawl] python does not exist, ...
+        returncode, timed_out = None, False
+        (workdir / "crawl.log").write_text(f"cannot start the crawler: {exc}")
+    log_tail = _tail(workdir / "crawl.log")
+    report = _read_report(workdir / "report.json")
+    status, message = judge(report, returncode, timed_out, timeout, source.url, log_tail)
+    items: list[Document] = []
+    if dry_run:
+        items, bad = _read_items(workdir / "items.jsonl")
+        if bad:
+            message += f"; {bad} unreadable output lines"
+    return CrawlResult(source.id, status, report or {}, items, message, returncode,
+                       log_tail=log_tail)
+
+
+def run_crawls(config: MonitorConfig, source_ids: list[str], *, parallel: int = 1,
+               **kwargs: Any) -> list[CrawlResult]:
+    """Crawl several sources, one after another (or ``parallel`` at a time, at most 2).
+
+    Results come back in the order of ``source_ids``; unknown ids raise ConfigError before
+    any crawl starts.
+    """
+    for source_id in source_ids:
+        config.source(source_id)
+    workers = max(1, min(int(parallel), 2))
+    if workers == 1 or len(source_ids) < 2:
+        return [run_crawl(config, sid, **kwargs) for sid in source_ids]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crawl") as pool:
+        return list(pool.map(lambda sid: run_crawl(config, sid, **kwargs), source_ids))

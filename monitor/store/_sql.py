@@ -1,0 +1,262 @@
+"""SQL of the embedded store: schema, row building, filters, sort orders and time buckets."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from monitor.documents import Document
+from monitor.errors import StoreError
+from monitor.store import COUNT_FIELDS, INTERVALS, SORTS, SearchQuery
+
+SCHEMA_VERSION = "1"
+#: Changes when the way text is cut into index tokens changes (the index must then be rebuilt).
+SEGMENTER = "jieba-0.42-nohmm-subwords-1"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    docno INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    source TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    url TEXT NOT NULL,
+    published_at TEXT,            -- ISO-8601 UTC, NULL when the page gave no date
+    crawled_at TEXT NOT NULL,     -- ISO-8601 UTC
+    t INTEGER NOT NULL,           -- microseconds since 1970 of published_at, else crawled_at
+    sentiment REAL,
+    sentiment_label TEXT,
+    risk REAL,
+    replied INTEGER,              -- messages: 1 answered / 0 waiting; NULL for other kinds
+    own INTEGER NOT NULL,
+    status TEXT,
+    department TEXT,
+    place TEXT,
+    content_hash TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,    -- hash of every field but crawled_at: equal = nothing to write
+    body TEXT NOT NULL            -- Document.to_dict() as JSON: what get() returns
+);
+CREATE INDEX IF NOT EXISTS documents_t ON documents (t);
+CREATE INDEX IF NOT EXISTS documents_source ON documents (source, t);
+CREATE INDEX IF NOT EXISTS documents_channel ON documents (channel, t);
+CREATE INDEX IF NOT EXISTS documents_kind ON documents (kind, t);
+CREATE INDEX IF NOT EXISTS documents_own ON documents (own, t);
+CREATE INDEX IF NOT EXISTS documents_replied ON documents (replied, t) WHERE replied IS NOT NULL;
+CREATE INDEX IF NOT EXISTS documents_risk ON documents (risk);
+CREATE INDEX IF NOT EXISTS documents_sentiment ON documents (sentiment);
+CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5(
+    title, text, reply, subwords, tokenize = 'unicode61 remove_diacritics 2'
+);
+"""
+
+#: Column order of ``documents`` as written by :func:`document_row`.
+ROW_COLUMNS = ("docno", "id", "source", "channel", "kind", "url", "published_at", "crawled_at",
+               "t", "sentiment", "sentiment_label", "risk", "replied", "own", "status",
+               "department", "place", "content_hash", "fingerprint", "body")
+INSERT_SQL = (f"INSERT OR REPLACE INTO documents ({', '.join(ROW_COLUMNS)}) "
+              f"VALUES ({', '.join('?' * len(ROW_COLUMNS))})")
+
+#: bm25 weights of title, text, reply, subwords: a word in the title counts most.
+BM25 = "bm25(documents_fts, 4.0, 1.0, 1.0, 0.5)"
+
+_ORDER = {
+    "newest": "d.t DESC, d.docno DESC",
+    "oldest": "d.t ASC, d.docno ASC",
+    "risk": "d.risk DESC NULLS LAST, d.t DESC, d.docno DESC",
+    "negative": "d.sentiment ASC NULLS LAST, d.t DESC, d.docno DESC",
+}
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICRO = timedelta(microseconds=1)
+QUARTER_US = 15 * 60 * 1_000_000  # every time zone offset in use is a multiple of 15 minutes
+MAX_FILLED_BUCKETS = 100_000
+
+
+def micros(value: datetime) -> int:
+    """Microseconds since 1970 (naive datetimes are taken as UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return (value - _EPOCH) // _MICRO
+
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(Document))
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(timezone.utc).isoformat() if value else None
+
+
+def _json_default(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    return str(value)
+
+
+def dumps(data: Any, sort_keys: bool = False) -> str:
+    """Compact JSON; values JSON cannot hold (datetimes, sets…) are stored as text."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=sort_keys,
+                      default=_json_default)
+
+
+@dataclass
+class Prepared:
+    """A document turned into column values, before it gets a row number."""
+
+    doc: Document
+    values: list[Any]  # ROW_COLUMNS without docno
+    content_hash: str
+    fingerprint: str
+
+
+def prepare(doc: Document) -> Prepared:
+    """Column values of ``doc`` (the full JSON body, filter columns and hashes)."""
+    if not isinstance(doc, Document):
+        raise StoreError(f"can only store Document objects, not {type(doc).__name__}")
+    if not doc.id:
+        raise StoreError(f"document {doc.url!r} has no id")
+    # Same content as doc.to_dict(), without its deep copy (json.dumps walks the values anyway).
+    data = {name: getattr(doc, name) for name in _FIELDS}
+    data["published_at"] = _iso(doc.published_at)
+    crawled = _iso(data.pop("crawled_at"))
+    data["reply"] = doc.reply.to_dict() if doc.reply else None
+    without_crawled = dumps(data, sort_keys=True)
+    fingerprint = hashlib.sha1(without_crawled.encode("utf-8")).hexdigest()
+    body = f'{without_crawled[:-1]},"crawled_at":{json.dumps(crawled)}}}'
+    when = data["published_at"] or crawled
+    sentiment = doc.analysis.get("sentiment")
+    label = sentiment.get("label") if isinstance(sentiment, dict) else None
+    content_hash = doc.content_hash
+    values = [doc.id, doc.source, doc.channel, doc.kind, doc.url, data["published_at"], crawled,
+              micros(datetime.fromisoformat(when)), doc.sentiment,
+              label if isinstance(label, str) else None,
+              float(doc.risk) if isinstance(doc.risk, (int, float)) else None,
+              (1 if doc.replied else 0) if doc.is_message else None, 1 if doc.own else 0,
+              doc.status, doc.department, doc.place, content_hash, fingerprint, body]
+    return Prepared(doc, values, content_hash, fingerprint)
+
+
+def check_query(query: SearchQuery) -> None:
+    """Raise StoreError for a sort, limit or offset no backend could honour."""
+    if query.sort not in SORTS:
+        raise StoreError(f"unknown sort {query.sort!r}; expected one of {', '.join(SORTS)}")
+    if not isinstance(query.limit, int) or query.limit < 0:
+        raise StoreError(f"limit must be a whole number ≥ 0, not {query.limit!r}")
+    if not isinstance(query.offset, int) or query.offset < 0:
+        raise StoreError(f"offset must be a whole number ≥ 0, not {query.offset!r}")
+
+
+def filters(query: SearchQuery) -> tuple[list[str], list[Any]]:
+    """WHERE conditions (on table alias ``d``) and their parameters for every filter set."""
+    where: list[str] = []
+    params: list[Any] = []
+    for column, values in (("source", query.sources), ("channel", query.channels),
+                           ("kind", query.kinds)):
+        if values:
+            values = list(values)
+            where.append(f"d.{column} IN ({', '.join('?' * len(values))})")
+            params.extend(values)
+    for cond, value in (("d.t >= ?", query.since), ("d.t < ?", query.until)):
+        if value is not None:
+            where.append(cond)
+            params.append(micros(value))
+    for cond, value in (("d.sentiment >= ?", query.min_sentiment),
+                        ("d.sentiment <= ?", query.max_sentiment),
+                        ("d.risk >= ?", query.min_risk)):
+        if value is not None:
+            where.append(cond)
+            params.append(float(value))
+    for column, flag in (("replied", query.replied), ("own", query.own)):
+        if flag is not None:
+            where.append(f"d.{column} = ?")
+            params.append(1 if flag else 0)
+    return where, params
+
+
+def order_by(sort: str, has_text: bool) -> str:
+    """ORDER BY clause for ``sort`` (relevance needs a text query, otherwise it means newest)."""
+    if sort == "relevance":
+        return f"{BM25} ASC, d.t DESC, d.docno DESC" if has_text else _ORDER["newest"]
+    return _ORDER[sort]
+
+
+def check_field(field: str) -> str:
+    """The column for a ``count_by_field`` field, or StoreError."""
+    if field not in COUNT_FIELDS:
+        raise StoreError(f"cannot count by {field!r}; expected one of {', '.join(COUNT_FIELDS)}")
+    return field
+
+
+def zone(interval: str, tz: str) -> ZoneInfo:
+    """Check ``interval`` and return the time zone named ``tz``."""
+    if interval not in INTERVALS:
+        raise StoreError(f"unknown interval {interval!r}; expected one of {', '.join(INTERVALS)}")
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise StoreError(f"unknown time zone {tz!r}, expected a name like 'Asia/Shanghai'"
+                         ) from None
+
+
+def bucket_label(local: datetime | date, interval: str) -> str:
+    """Label of the bucket holding ``local``: 2026-11-28 09:00, 2026-11-28, 2026-W48, 2026-11."""
+    if interval == "hour":
+        return local.strftime("%Y-%m-%d %H:00")
+    if interval == "day":
+        return local.strftime("%Y-%m-%d")
+    if interval == "week":
+        year, week, _ = local.isocalendar()
+        return f"{year}-W{week:02d}"
+    return local.strftime("%Y-%m")
+
+
+def _all_labels(first: datetime, last: datetime, interval: str, tzinfo: ZoneInfo) -> list[str]:
+    labels: list[str] = []
+    if interval == "hour":
+        step, cur = timedelta(hours=1), first.replace(minute=0, second=0, microsecond=0)
+        end = last.astimezone(timezone.utc)
+        cur = cur.astimezone(timezone.utc)
+        while cur <= end:
+            label = bucket_label(cur.astimezone(tzinfo), interval)
+            if not labels or labels[-1] != label:
+                labels.append(label)
+            cur += step
+        return labels
+    day, stop = first.date(), last.date()
+    if interval == "week":
+        day -= timedelta(days=day.weekday())
+    elif interval == "month":
+        day = day.replace(day=1)
+    while day <= stop:
+        labels.append(bucket_label(day, interval))
+        if interval == "day":
+            day += timedelta(days=1)
+        elif interval == "week":
+            day += timedelta(days=7)
+        else:
+            day = (day + timedelta(days=32)).replace(day=1)
+    return labels
+
+
+def buckets(rows: list[tuple[int, int]], interval: str, tzinfo: ZoneInfo) -> list[tuple[str, int]]:
+    """Merge quarter-hour counts ``(quarter number, count)`` into labelled buckets, gaps as 0."""
+    counts: dict[str, int] = {}
+    for quarter, count in rows:
+        local = datetime.fromtimestamp(quarter * (QUARTER_US // 1_000_000), tzinfo)
+        label = bucket_label(local, interval)
+        counts[label] = counts.get(label, 0) + count
+    if not rows:
+        return []
+    first = datetime.fromtimestamp(rows[0][0] * (QUARTER_US // 1_000_000), tzinfo)
+    last = datetime.fromtimestamp(rows[-1][0] * (QUARTER_US // 1_000_000), tzinfo)
+    hours = (last - first).total_seconds() / 3600
+    if interval == "hour" and hours > MAX_FILLED_BUCKETS:
+        return list(counts.items())  # too wide to fill every empty hour
+    return [(label, counts.get(label, 0)) for label in _all_labels(first, last, interval, tzinfo)]

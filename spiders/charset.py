@@ -1,0 +1,54 @@
+"""Choosing the text encoding of a page whose declarations may lie (no Scrapy import here).
+
+* a source's ``encoding`` key forces that encoding;
+* a body that is valid UTF-8 (and not plain ASCII) is UTF-8, whatever was declared;
+* a body that is not valid UTF-8 keeps a declared encoding that decodes it cleanly, unless that
+  declaration is UTF-8 or a Latin-1 default, in which case gb18030 (a superset of GBK/GB2312) is
+  tried; a page nothing decodes cleanly is read with replacement characters and counted.
+"""
+from __future__ import annotations
+
+import codecs
+
+#: Declarations that say nothing reliable about a Chinese page that is not UTF-8.
+_UNRELIABLE = {"utf-8", "ascii", "latin-1", "iso8859-1", "cp1252", "windows-1252"}
+
+
+def _norm(encoding: str | None) -> str:
+    if not encoding:
+        return ""
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        return encoding.lower()
+
+
+def _decodes(body: bytes, encoding: str) -> bool:
+    try:
+        body.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return False
+    return True
+
+
+def choose_encoding(body: bytes, declared: str | None, forced: str | None = None
+                    ) -> tuple[str | None, str | None]:
+    """The encoding to read ``body`` with and a warning name, given what the response declared.
+
+    Returns ``(None, None)`` when the declared encoding is right.
+    """
+    declared_n = _norm(declared)
+    if forced:
+        return (None, None) if _norm(forced) == declared_n else (forced, None)
+    if _decodes(body, "utf-8"):
+        if declared_n == "utf-8" or body.isascii():
+            return None, None
+        return "utf-8", "charset corrected"
+    if declared_n and declared_n not in _UNRELIABLE and _decodes(body, declared_n):
+        if declared_n in ("gb2312", "gbk"):  # gb18030 also reads the rarer characters
+            return "gb18030", None
+        return None, None
+    if _decodes(body, "gb18030"):
+        return "gb18030", ("charset corrected" if declared_n else None)
+    return ("gb18030" if declared_n in _UNRELIABLE or not declared_n else None,
+            "undecodable bytes")

@@ -1,0 +1,1 @@
+"""The generic spiders: ``rss``, ``news_list`` and ``message_board`` (one per source kind)."""

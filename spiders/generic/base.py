@@ -1,0 +1,150 @@
+"""Base spider: loads its source from the configuration directory and counts what it does.
+
+Arguments (``-a name=value``): ``source`` (id), ``config_dir``, ``report`` (JSON path written at
+close), ``dry_run`` (1 = no store; items go to ``output`` as JSON lines), ``limit`` (at most this
+many documents, on top of the source's ``max_items``).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterator
+
+import scrapy
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+
+from monitor.config import MonitorConfig, SourceConfig, load_config
+from monitor.timeparse import parse_datetime
+from spiders.items import CollectedItem
+from spiders.report import RunReport
+from spiders.selectors import extract
+
+log = logging.getLogger(__name__)
+
+
+def _flag(value: Any) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+class SourceSpider(scrapy.Spider):
+    """A spider driven by one ``config/sources/<id>.toml`` file."""
+
+    name: str | None = None
+
+    def __init__(self, source: str = "", config_dir: str = "", report: str = "",
+                 dry_run: str = "", limit: str = "", output: str = "", **kwargs: Any):
+        super().__init__(**kwargs)
+        if not source:
+            raise ValueError("a source id is required: scrapy crawl <spider> -a source=<id>")
+        self.config: MonitorConfig = load_config(config_dir or None)
+        self.source: SourceConfig = self.config.source(source)
+        if self.source.spider != self.name:
+            raise ValueError(f"source {source!r} uses spider {self.source.spider!r}, "
+                             f"not {self.name!r}")
+        self.report_path = report
+        self.dry_run = _flag(dry_run)
+        self.output_path = output
+        self.report = RunReport(source=self.source.id, spider=str(self.name),
+                                dry_run=self.dry_run)
+        budgets = [n for n in (self.source.max_items, int(limit or 0)) if n > 0]
+        self.budget: int | None = min(budgets) if budgets else None
+        self.scheduled = 0  # documents asked for (detail requests or feed entries)
+        self.seen_urls: set[str] = set()
+        self.bad_selectors: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> "SourceSpider":
+        """Build the spider and apply the ``[crawl]`` politeness settings before they freeze."""
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawl = spider.config.crawl
+        settings = crawler.settings
+        if not settings.frozen:
+            settings.set("ROBOTSTXT_OBEY", crawl.obey_robots, priority="spider")
+            settings.set("USER_AGENT", crawl.user_agent, priority="spider")
+            settings.set("DOWNLOAD_DELAY", crawl.download_delay, priority="spider")
+            settings.set("CONCURRENT_REQUESTS_PER_DOMAIN", crawl.concurrent_requests,
+                         priority="spider")
+        return spider
+
+    # -- budget ----------------------------------------------------------------------------------
+
+    def take(self) -> bool:
+        """Reserve one document of the budget; False once ``max_items`` / ``limit`` is reached."""
+        if self.budget is not None and self.scheduled >= self.budget:
+            return False
+        self.scheduled += 1
+        return True
+
+    # -- requests and errors ---------------------------------------------------------------------
+
+    def request(self, url: str, callback: Any, *, start: bool = False, **meta: Any
+                ) -> scrapy.Request:
+        """A request whose failures are counted (and whose start URL is watched)."""
+        meta["start"] = start
+        return scrapy.Request(url, callback=callback, errback=self.on_error, meta=meta,
+                              dont_filter=start)
+
+    def on_error(self, failure: Any) -> Iterator[Any]:
+        """Count a download or HTTP error; yield the fallback item a request carried, if any."""
+        request = getattr(failure, "request", None)
+        if request is None and failure.check(HttpError):
+            request = failure.value.response.request
+        url = request.url if request is not None else "?"
+        if failure.check(HttpError):
+            kind, detail = f"HTTP {failure.value.response.status}", ""
+        elif failure.check(IgnoreRequest):
+            kind, detail = "ignored", str(failure.value)[:200]
+        else:
+            kind, detail = f"download: {failure.type.__name__}", str(failure.value)[:200]
+        self.report.error(kind, url, detail)
+        meta = request.meta if request is not None else {}
+        if meta.get("start"):
+            self.report.unreachable.append(url)
+            self.report.note(f"start URL unreachable ({kind}): {url}")
+        fallback = meta.get("fallback_item")
+        if fallback is not None:
+            yield fallback
+
+    # -- reading pages ---------------------------------------------------------------------------
+
+    def is_page(self, response: Any) -> bool:
+        """True for a text response; other bodies (PDF, images) are counted as skipped."""
+        if isinstance(response, TextResponse):
+            return True
+        self.report.skip("not an HTML page", response.url)
+        return False
+
+    def field(self, node: Any, name: str, *, one_line: bool = False) -> str | None:
+        """Text of selector ``name`` ("" when it found nothing); None when it is not configured."""
+        expr = self.source.selectors.get(name)
+        if not expr:
+            return None
+        try:
+            text = extract(node, expr, one_line=one_line)
+        except ValueError as exc:
+            if name not in self.bad_selectors:
+                self.bad_selectors.add(name)
+                self.report.error(f"bad selector {name}", self.source.id, str(exc)[:200])
+            text = ""
+        self.report.selector(name, bool(text))
+        return text
+
+    def parse_date(self, raw: str | None, what: str = "date") -> Any:
+        """A UTC datetime from page text; an unreadable one is counted as "unparsed date"."""
+        if not raw:
+            return None
+        parsed = parse_datetime(raw, tz=self.config.timezone)
+        if parsed is None:
+            self.report.warn(f"unparsed {what}")
+            self.report.note(f"unparsed {what}: {raw[:60]!r}")
+        return parsed
+
+    def make_item(self, url: str, **fields: Any) -> CollectedItem:
+        """An item stamped with the source's id, channel, ``own`` flag and default place/department."""
+        fields.setdefault("place", None)
+        fields.setdefault("department", None)
+        fields["place"] = fields["place"] or self.source.place or None
+        fields["department"] = fields["department"] or self.source.department or None
+        return CollectedItem(source=self.source.id, channel=self.source.channel, url=url,
+                             own=self.source.own, **fields)

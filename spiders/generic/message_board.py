@@ -1,0 +1,91 @@
+"""``message_board``: 领导信箱 / 留言板 / 12345 pages → one message document per letter.
+
+Selectors: ``links``, ``next_page`` (list pages); ``title``, ``question``, ``asker``,
+``submitted``, ``unit``, ``number``, ``reply``, ``reply_unit``, ``reply_time``, ``status``,
+``place`` (detail pages).
+
+* a non-empty reply makes the status "replied", else "pending" — unless the page's own status
+  word (kept in ``extra["site_status"]``) says otherwise;
+* the letter number becomes the platform id, so the document id survives URL changes;
+* the asker keeps the surname only, and a reply's opening salutation is masked the same way.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator
+
+from monitor.documents import STATUS_PENDING, STATUS_REPLIED
+from spiders.generic.listing import ListSpider
+from spiders.privacy import mask_name, mask_salutation
+from spiders.selectors import inline
+
+_PENDING_WORDS = ("未回复", "未答复", "待回复", "待答复", "未办结", "办理中", "处理中", "待处理",
+                  "受理中", "已受理", "待办理", "转办", "交办", "审核中", "待审核", "调查中")
+_REPLIED_WORDS = ("已回复", "已答复", "已办结", "办结", "已处理", "已反馈", "已解决", "已完成",
+                  "已公开", "已回访", "已评价")
+_TAIL_DATE = re.compile(r"((?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)\s*$")
+_NUMBER_LABEL = re.compile(r"^\s*(?:信件|留言|来信|工单|受理)?(?:编号|编码|单号|序号)\s*[:：]?\s*")
+_ASKER_LABEL = re.compile(r"^\s*(?:来信人|留言人|反映人|提问人|网友|姓名|留言者)\s*[:：]\s*")
+
+
+def status_from_site(word: str) -> str | None:
+    """Map a site's status word to "replied" / "pending" (None when it is not recognised)."""
+    if any(w in word for w in _PENDING_WORDS):
+        return STATUS_PENDING
+    if any(w in word for w in _REPLIED_WORDS):
+        return STATUS_REPLIED
+    return None
+
+
+class MessageBoardSpider(ListSpider):
+    """List page → letter pages, each a message with its official reply."""
+
+    name = "message_board"
+
+    def parse_detail(self, response: Any) -> Iterator[Any]:
+        """One letter page → one message item (or a counted skip)."""
+        if not self.is_page(response):
+            return
+        question = self.field(response, "question") or ""
+        title = self.field(response, "title", one_line=True) or ""
+        if not title:
+            title = inline(" ".join(response.xpath("//h1//text()").getall()))
+            if not title and question:
+                title = inline(question.splitlines()[0])[:40]
+            if title:
+                self.report.warn("title fallback")
+        reply = mask_salutation(self.field(response, "reply") or "")
+        if not (title or question or reply):
+            self.report.skip("no title or text", response.url)
+            return
+        number = _NUMBER_LABEL.sub("", self.field(response, "number", one_line=True) or "")
+        asker = _ASKER_LABEL.sub("", self.field(response, "asker", one_line=True) or "")
+        unit = self.field(response, "unit", one_line=True) or ""
+        reply_unit = self.field(response, "reply_unit", one_line=True) or ""
+        site_status = self.field(response, "status", one_line=True) or ""
+        submitted_raw = self.field(response, "submitted", one_line=True)
+        submitted = self.parse_date(submitted_raw)
+        replied_at = self.parse_date(self.field(response, "reply_time", one_line=True),
+                                     "reply date")
+        if reply and replied_at is None:
+            tail = _TAIL_DATE.search(reply)
+            if tail:
+                replied_at = self.parse_date(tail.group(1), "reply date")
+                self.report.warn("reply date from reply text")
+        status = STATUS_REPLIED if reply else STATUS_PENDING
+        extra: dict[str, Any] = {"list_page": response.meta.get("list_page")}
+        if site_status:
+            extra["site_status"] = site_status
+            mapped = status_from_site(site_status)
+            if mapped and mapped != status:
+                self.report.warn(f"site says {mapped}")
+                status = mapped
+        if not submitted_raw:
+            self.report.warn("no submitted date")
+        yield self.make_item(
+            response.url, title=title, text=question, kind="message",
+            author=mask_name(asker) if asker else None, published_at=submitted,
+            department=unit or reply_unit or None,
+            place=self.field(response, "place", one_line=True) or None,
+            platform_id=number or None, status=status, reply_text=reply,
+            reply_unit=reply_unit or None, replied_at=replied_at, extra=extra)

@@ -1,0 +1,157 @@
+"""``rss``: an RSS 2.0 / RSS 1.0 / Atom feed → one article per entry.
+
+The entry's guid (Atom: id) is the platform id.  With ``fetch_detail = true`` and a ``content``
+selector, each entry's page is fetched for the full text; when that page fails or the selector
+finds nothing, the feed's description is kept (never a lost entry).  Dates that are not RFC 822
+(``2025-12-29 19:58:18``) are read by :func:`monitor.timeparse.parse_datetime`.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator
+
+from lxml import etree, html
+from scrapy.http import TextResponse
+
+from spiders.generic.base import SourceSpider
+from spiders.charset import choose_encoding
+from spiders.selectors import element_text, inline
+
+_XML_DECL = re.compile(rb"^\s*<\?xml[^>]*?encoding=[\"']([\w.-]+)[\"']", re.I)
+_DATE_TAGS = ("pubDate", "published", "updated", "date", "issued", "modified")
+_TEXT_TAGS = ("encoded", "content", "description", "summary")
+
+
+def _local(el: Any) -> str:
+    return etree.QName(el).localname if isinstance(el.tag, str) else ""
+
+
+def _child(entry: Any, *names: str) -> Any:
+    for name in names:
+        for child in entry:
+            if _local(child) == name:
+                return child
+    return None
+
+
+def _child_text(entry: Any, *names: str) -> str:
+    child = _child(entry, *names)
+    return "".join(child.itertext()).strip() if child is not None else ""
+
+
+def html_to_text(markup: str) -> str:
+    """Plain text of an HTML fragment (a feed description), paragraphs kept."""
+    markup = markup.strip()
+    if not markup:
+        return ""
+    if "<" not in markup:
+        return markup
+    try:
+        return element_text(html.fragment_fromstring(markup, create_parent="div"))
+    except (etree.ParserError, ValueError):
+        return inline(re.sub(r"<[^>]+>", " ", markup))
+
+
+def feed_root(response: Any) -> Any:
+    """The parsed feed (lxml, recovering from broken XML), or None when it is not XML at all."""
+    if hasattr(response, "text"):
+        data = response.text.encode("utf-8")
+    else:
+        body = response.body
+        declared = _XML_DECL.match(body)
+        encoding, _ = choose_encoding(body, declared.group(1).decode() if declared else None)
+        data = body.decode(encoding or (declared.group(1).decode() if declared else "utf-8"),
+                           errors="replace").encode("utf-8")
+    parser = etree.XMLParser(recover=True, encoding="utf-8", resolve_entities=False,
+                             no_network=True, huge_tree=False)
+    try:
+        return etree.fromstring(data, parser=parser)
+    except etree.XMLSyntaxError:
+        return None
+
+
+class RssSpider(SourceSpider):
+    """A feed → articles."""
+
+    name = "rss"
+
+    async def start(self) -> Any:
+        """The feed URL."""
+        if self.report.fatal:
+            return
+        yield self.request(self.source.url, self.parse_feed, start=True)
+
+    def parse_feed(self, response: Any) -> Iterator[Any]:
+        """Every entry of the feed → an item, or a request for its page first."""
+        root = feed_root(response)
+        if root is None:
+            self.report.error("parse: not a feed", response.url)
+            return
+        entries = [el for el in root.iter() if _local(el) in ("item", "entry")]
+        if not entries:
+            self.report.warn("empty feed")
+            self.report.note(f"no <item> or <entry> in {response.url}")
+        detail = self.source.fetch_detail and bool(self.source.selectors.get("content"))
+        for entry in entries:
+            item = self.entry_item(entry, response)
+            if item is None:
+                continue
+            if not self.take():
+                self.report.warn("not followed (max_items/limit)")
+                continue
+            if detail and item.url:
+                yield self.request(item.url, self.parse_detail, fallback_item=item)
+            else:
+                yield item
+
+    def entry_item(self, entry: Any, response: Any) -> Any:
+        """One feed entry → an item (None, counted, when it has no link and no id)."""
+        title = inline(html_to_text(_child_text(entry, "title")))
+        link = ""
+        for child in entry:
+            if _local(child) != "link":
+                continue
+            href = child.get("href")
+            if href and child.get("rel", "alternate") == "alternate":
+                link = href
+                break
+            if not href and (child.text or "").strip():
+                link = child.text.strip()
+                break
+        guid = _child_text(entry, "guid", "id")
+        if not link and guid.startswith(("http://", "https://")):
+            link = guid
+        if not link:
+            self.report.skip("entry without link", response.url)
+            return None
+        link = response.urljoin(link)
+        texts = [html_to_text(_child_text(entry, name)) for name in _TEXT_TAGS]
+        text = max(texts, key=len)
+        if not title and not text:
+            self.report.skip("no title or text", link)
+            return None
+        raw_date = next((d for d in (_child_text(entry, t) for t in _DATE_TAGS) if d), "")
+        if not raw_date:
+            self.report.warn("no date")
+        author_el = _child(entry, "author", "creator")
+        author = None
+        if author_el is not None:
+            name = _child_text(author_el, "name")
+            author = inline(name or "".join(author_el.itertext()))[:100] or None
+        categories = [inline(c.get("term") or "".join(c.itertext()))
+                      for c in entry if _local(c) == "category"]
+        extra = {"categories": [c for c in categories if c]} if any(categories) else {}
+        return self.make_item(link, title=title, text=text, kind="article", author=author,
+                              published_at=self.parse_date(raw_date),
+                              platform_id=guid or link, extra=extra)
+
+    def parse_detail(self, response: Any) -> Iterator[Any]:
+        """The entry's page: its ``content`` replaces the feed description when found."""
+        item = response.meta["fallback_item"]
+        if isinstance(response, TextResponse):
+            text = self.field(response, "content")
+            if text:
+                item.text = text
+            else:
+                self.report.warn("content from feed description")
+        yield item

@@ -1,0 +1,85 @@
+"""End to end: `monitor demo`, then the CLI on what it collected (real subprocess crawls)."""
+import json
+from urllib.parse import urlsplit
+
+import pytest
+from click.testing import CliRunner
+
+from monitor.cli import cli
+from monitor.config import load_config
+from monitor.crawl import run_crawls
+from monitor.demo.site import build_site
+from monitor.demo.sources import demo_sources
+from monitor.localsite import serve_directory
+from monitor.starter import write_config
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo")
+    result = CliRunner().invoke(cli, ["demo", "--dir", str(root), "--no-sentiment"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return root, result.output
+
+
+def test_demo_collects_every_channel_and_explains_it(demo_dir):
+    root, output = demo_dir
+    info = build_site(root / "expected", seed=7)
+    for heading in ("Documents by channel", "Highest risk", "Messages awaiting a reply",
+                    "Search example"):
+        assert heading in output
+    runner = CliRunner()
+    stats = json.loads(runner.invoke(cli, ["-c", str(root / "config"), "store", "stats",
+                                           "--json"]).output)
+    assert stats["by_channel"]["mailbox"] == info.messages
+    assert stats["by_channel"]["portal"] == info.news
+    assert stats["by_channel"]["news"] == info.feed_items
+    assert stats["unanswered"] == info.pending
+    hits = json.loads(runner.invoke(cli, ["-c", str(root / "config"), "search", "围墙 倒塌",
+                                          "--json"]).output)
+    assert hits["total"] >= 1
+    top = json.loads(runner.invoke(cli, ["-c", str(root / "config"), "search", "--sort", "risk",
+                                         "--limit", "3", "--json"]).output)
+    assert top["hits"][0]["risk"] >= top["hits"][-1]["risk"]
+    assert top["hits"][0]["risk_reasons"]
+
+
+def test_recrawl_of_the_demo_site_stores_no_duplicates(demo_dir):
+    root, _ = demo_dir
+    config = load_config(root / "config")
+    port = urlsplit(config.source("county-news").url).port  # the same site at the same address
+    with serve_directory(root / "site", charset=None, port=port):
+        results = run_crawls(config, list(config.sources))
+    assert [r.source for r in results] == ["city-rss", "county-mailbox", "county-news"]
+    for r in results:
+        assert r.status == "ok", r.message
+        assert r.report["ingest"]["inserted"] == 0, r.source
+        assert r.report["ingest"]["unchanged"] == r.report["items"]
+
+
+def test_sources_test_prints_items_and_stores_nothing(demo_dir, tmp_path):
+    root, _ = demo_dir
+    with serve_directory(root / "site", charset=None) as base_url:
+        config_dir = tmp_path / "cfg"
+        write_config(config_dir, sources=demo_sources(base_url), disabled=["sentiment_snownlp"])
+        runner = CliRunner()
+        result = runner.invoke(cli, ["-c", str(config_dir), "sources", "test", "county-mailbox",
+                                     "--limit", "3"])
+        assert result.exit_code == 0, result.output
+        assert "reply:" in result.output and "unit asked:" in result.output
+        source = load_config(config_dir).source("county-mailbox")
+        source.selectors["question"] = "div.no-such-class"
+        source.path.write_text(source.to_toml(), encoding="utf-8")
+        human = runner.invoke(cli, ["-c", str(config_dir), "sources", "test", "county-mailbox",
+                                    "--limit", "2"])
+        data = json.loads(runner.invoke(cli, ["-c", str(config_dir), "sources", "test",
+                                              "county-mailbox", "--limit", "2", "--json"]).output)
+    assert "selector question = 'div.no-such-class' found nothing" in human.output
+    assert data["report"]["selector_misses"]["question"] >= 1
+    stats = json.loads(runner.invoke(cli, ["-c", str(config_dir), "store", "stats", "--json"]
+                                     ).output)
+    assert stats["total"] == 0  # a test run stores nothing
+    assert data["report"]["items"] == 2
