@@ -123,7 +123,7 @@ def crawl_table(results) -> str:
     """Crawl results as a table for people."""
     rows = []
     for r in results:
-        ingest = r.report.get("ingest", {})
+        ingest = r.report.get("ingest") or {}
         rows.append([r.source, r.status, r.report.get("pages", 0), r.report.get("items", 0),
                      ingest.get("inserted", 0), ingest.get("updated", 0),
                      ingest.get("unchanged", 0),

@@ -98,7 +98,7 @@ class StateDB:
                    message: str = "", now: datetime | None = None) -> None:
         """Record how a crawl ended, with the counts from its report."""
         report = report or {}
-        stored = report.get("ingest", {})
+        stored = report.get("ingest") or {}
         values = dict(finished_at=now or datetime.now(timezone.utc), status=status,
                       message=message[:2000], report=json.loads(json.dumps(report, default=str)),
                       items=report.get("items", 0), errors=report.get("errors", 0),

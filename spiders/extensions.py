@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 from typing import Any
 
 from scrapy import signals
@@ -19,6 +20,7 @@ class RunReportExtension:
     def from_crawler(cls, crawler: Any) -> "RunReportExtension":
         """Connect the signals (strong references: Scrapy holds handlers weakly)."""
         ext = cls(crawler)
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.response_received, signal=signals.response_received)
         crawler.signals.connect(ext.spider_error, signal=signals.spider_error)
         crawler.signals.connect(ext.item_error, signal=signals.item_error)
@@ -28,17 +30,23 @@ class RunReportExtension:
     def _report(self):
         return getattr(self.crawler.spider, "report", None)
 
+    def spider_opened(self, spider: Any) -> None:
+        """The crawl proper starts now (start-up and imports are not part of ``seconds``)."""
+        report = getattr(spider, "report", None)
+        if report is not None:
+            report.started_at = datetime.now(timezone.utc)
+
     def response_received(self, response: Any, request: Any, **kwargs: Any) -> None:
         """One more page seen, whatever its status."""
         report = self._report()
-        if report is not None:
-            report.pages += 1
+        if report is not None and not request.meta.get("dont_obey_robotstxt"):
+            report.pages += 1  # robots.txt itself is not a page of the site
 
     def spider_error(self, failure: Any, response: Any, **kwargs: Any) -> None:
         """A callback raised: count it as a parse error of that page."""
         report = self._report()
         if report is not None:
-            report.error(f"parse: {failure.type.__name__}", response.url,
+            report.error(f"parse: {failure.type.__name__}", getattr(response, "url", ""),
                          str(failure.value)[:200])
 
     def item_error(self, item: Any, response: Any, failure: Any, **kwargs: Any) -> None:

@@ -9,7 +9,7 @@ import json
 import logging
 from typing import IO, Any
 
-from spiders.items import CollectedItem
+from monitor.documents import Document
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +57,9 @@ class MonitorPipeline:
     def process_item(self, item: Any) -> Any:
         """Convert and store (or write) one item; count it in the run report."""
         spider = self.spider
-        if not isinstance(item, CollectedItem):
+        if not isinstance(item, Document):
             return item
-        doc = item.to_document()
+        doc = item
         spider.report.items += 1
         if self.output is not None:
             self.output.write(json.dumps(doc.to_dict(), ensure_ascii=False) + "\n")

@@ -5,7 +5,7 @@ extension writes it as JSON when the spider closes, and ``monitor.crawl`` reads 
 
 Keys of the written report (all present in every report)::
 
-    source, spider, dry_run, started_at, finished_at, seconds, finish_reason,
+    source, spider, dry_run, started_at (spider opened), finished_at, seconds, finish_reason,
     pages            responses seen (any status)
     items            documents handed to the pipeline
     errors           download errors + HTTP errors + parse exceptions (an int)

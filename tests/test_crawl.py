@@ -4,7 +4,6 @@ from __future__ import annotations
 import shutil
 import socket
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -149,3 +148,27 @@ def test_gne_lying_charset_page_crawled_for_real(make_config, tmp_path):
     with Monitor.open(config_dir) as monitor:
         hits = monitor.store.search(SearchQuery(text="郑板桥")).hits
         assert [h.document.title for h in hits] == ["女儿出嫁，郑板桥画了几笔兰花当嫁妆"]
+
+
+def test_page_url_template_pages(make_config, tmp_path):
+    """Without a next_page selector, page_url gives list pages 2..max_pages."""
+    root = tmp_path / "site"
+    root.mkdir()
+    for page in (1, 2, 3, 4):
+        name = "list.html" if page == 1 else f"list_{page}.html"
+        (root / name).write_text(f'<ul class="l"><li><a href="a{page}.html">x</a></li></ul>',
+                                 encoding="utf-8")
+        (root / f"a{page}.html").write_text(
+            f"<html><body><h1>第{page}篇文章的标题</h1><div class='c'><p>正文第{page}篇。</p></div>"
+            f"<span class='t'>2026-11-0{page} 08:00</span></body></html>", encoding="utf-8")
+    with serve_directory(root) as base:
+        source = SourceConfig(id="paged", spider="news_list", channel="portal",
+                              url=f"{base}/list.html", page_url=f"{base}/list_{{page}}.html",
+                              max_pages=3, selectors={"links": "ul.l a", "title": "h1",
+                                                      "content": "div.c", "published": ".t"})
+        result = run_crawl(load_config(make_config([source])), "paged", dry_run=True)
+    assert result.status == "ok", result.message + result.log_tail
+    assert sorted(d.title for d in result.items) == ["第1篇文章的标题", "第2篇文章的标题",
+                                                      "第3篇文章的标题"]
+    assert result.report["pages"] == 6 and result.report["warnings"] == {}
+    assert result.report["selector_misses"] == {}

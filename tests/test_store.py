@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
@@ -549,7 +550,8 @@ def test_open_store_creates_parent_folders(tmp_path):
         assert isinstance(store, EmbeddedStore) and isinstance(store, Store)
         store.put(doc("x", "news", title="测试"))
         assert path.exists()
-        mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
+        with closing(sqlite3.connect(path)) as conn:
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
         assert mode == "wal"
     finally:
         store.close()
@@ -564,11 +566,12 @@ def test_a_file_that_is_not_sqlite_raises_store_error(tmp_path):
 
 def test_another_sqlite_database_is_refused(tmp_path):
     other = tmp_path / "state.db"
-    with sqlite3.connect(other) as conn:
+    with closing(sqlite3.connect(other)) as conn:
         conn.execute("CREATE TABLE incidents (id INTEGER PRIMARY KEY)")
+        conn.commit()
     with pytest.raises(StoreError, match="state.db"):
         EmbeddedStore(StoreConfig(path=other))
-    with sqlite3.connect(other) as conn:  # and it was left alone
+    with closing(sqlite3.connect(other)) as conn:  # and it was left alone
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
     assert tables == {"incidents"}
 
@@ -596,8 +599,30 @@ def test_values_json_cannot_hold_are_stored_as_text(tmp_path):
         assert store.put(odd) == UNCHANGED
 
 
-def test_rebuild_index(tmp_path):
-    with EmbeddedStore(StoreConfig(path=tmp_path / "r.db")) as store:
+def test_index_built_by_another_segmenter_is_reported_and_rebuilt(tmp_path, caplog):
+    path = tmp_path / "r.db"
+    with EmbeddedStore(StoreConfig(path=path)) as store:
         store.put_many(corpus().values())
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("UPDATE store_meta SET value = 'jieba-0.1' WHERE key = 'segmenter'")
+        conn.commit()
+    with caplog.at_level("WARNING", logger="monitor.store.embedded"):
+        store = EmbeddedStore(StoreConfig(path=path))
+    assert "rebuild_index" in caplog.text
+    with store:
         assert store.rebuild_index() == 6
         assert store.count(SearchQuery(text="地铁")) == 3
+        assert store.count(SearchQuery(text="转交")) == 1
+    caplog.clear()
+    EmbeddedStore(StoreConfig(path=path)).close()
+    assert "rebuild_index" not in caplog.text
+
+
+def test_unsupported_schema_version_is_refused(tmp_path):
+    path = tmp_path / "v.db"
+    EmbeddedStore(StoreConfig(path=path)).close()
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("UPDATE store_meta SET value = '99' WHERE key = 'schema_version'")
+        conn.commit()
+    with pytest.raises(StoreError, match="schema"):
+        EmbeddedStore(StoreConfig(path=path))

@@ -6,6 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -14,8 +15,18 @@ from monitor.errors import StoreError
 from monitor.store import COUNT_FIELDS, INTERVALS, SORTS, SearchQuery
 
 SCHEMA_VERSION = "1"
+
+
+def _segmenter() -> str:
+    try:
+        jieba_version = version("jieba")
+    except PackageNotFoundError:  # pragma: no cover - jieba is a dependency
+        jieba_version = "unknown"
+    return f"jieba-{jieba_version}/nohmm-subwords-1"
+
+
 #: Changes when the way text is cut into index tokens changes (the index must then be rebuilt).
-SEGMENTER = "jieba-0.42-nohmm-subwords-1"
+SEGMENTER = _segmenter()
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -33,6 +33,9 @@ class EmbeddedStore:
         self.path: Path | None = Path(config.path) if config.path else None
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
+        if config.options:
+            log.warning("the embedded store has no options; ignored: %s",
+                        ", ".join(sorted(config.options)))
         self._conn = self._open()
 
     # -- opening and closing -------------------------------------------------------------
@@ -71,13 +74,14 @@ class EmbeddedStore:
         try:
             conn.executescript("BEGIN;" + _sql.SCHEMA + "COMMIT;")
         except sqlite3.OperationalError as exc:
-            conn.execute("ROLLBACK") if conn.in_transaction else None
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             if "fts5" in str(exc):
                 raise StoreError(f"{name}: this Python's SQLite has no FTS5 module") from None
             raise
         meta = dict(conn.execute("SELECT key, value FROM store_meta"))
         if not meta:
-            conn.executemany("INSERT INTO store_meta VALUES (?, ?)",
+            conn.executemany("INSERT OR IGNORE INTO store_meta VALUES (?, ?)",
                              [("schema_version", _sql.SCHEMA_VERSION),
                               ("segmenter", _sql.SEGMENTER)])
         elif meta.get("schema_version") != _sql.SCHEMA_VERSION:
@@ -200,8 +204,10 @@ class EmbeddedStore:
                              (_sql.SEGMENTER,))
                 conn.execute("INSERT INTO documents_fts (documents_fts) VALUES ('optimize')")
                 conn.execute("COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"{self!r}: rebuilding the index failed: {exc}") from exc
                 raise
         return total
 

@@ -15,8 +15,8 @@ from scrapy.http import TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from monitor.config import MonitorConfig, SourceConfig, load_config
+from monitor.documents import Document, Reply
 from monitor.timeparse import parse_datetime
-from spiders.items import CollectedItem
 from spiders.report import RunReport
 from spiders.selectors import extract
 
@@ -91,14 +91,21 @@ class SourceSpider(scrapy.Spider):
         if request is None and failure.check(HttpError):
             request = failure.value.response.request
         url = request.url if request is not None else "?"
-        if failure.check(HttpError):
-            kind, detail = f"HTTP {failure.value.response.status}", ""
-        elif failure.check(IgnoreRequest):
-            kind, detail = "ignored", str(failure.value)[:200]
-        else:
-            kind, detail = f"download: {failure.type.__name__}", str(failure.value)[:200]
-        self.report.error(kind, url, detail)
         meta = request.meta if request is not None else {}
+        if failure.check(IgnoreRequest) and not failure.check(HttpError):
+            reason = ("robots.txt disallows" if "robots.txt" in str(failure.value)
+                      else "request ignored")
+            if meta.get("fallback_item") is not None:  # the entry is kept, from the feed
+                self.report.warn(f"detail page not fetched ({reason})")
+            else:
+                self.report.skip(reason, url)
+            kind = reason
+        else:
+            if failure.check(HttpError):
+                kind, detail = f"HTTP {failure.value.response.status}", ""
+            else:
+                kind, detail = f"download: {failure.type.__name__}", str(failure.value)[:200]
+            self.report.error(kind, url, detail)
         if meta.get("start"):
             self.report.unreachable.append(url)
             self.report.note(f"start URL unreachable ({kind}): {url}")
@@ -140,11 +147,16 @@ class SourceSpider(scrapy.Spider):
             self.report.note(f"unparsed {what}: {raw[:60]!r}")
         return parsed
 
-    def make_item(self, url: str, **fields: Any) -> CollectedItem:
-        """An item stamped with the source's id, channel, ``own`` flag and default place/department."""
-        fields.setdefault("place", None)
-        fields.setdefault("department", None)
+    def make_item(self, url: str, *, reply_text: str = "", reply_unit: str | None = None,
+                  replied_at: Any = None, **fields: Any) -> Document:
+        """A Document stamped with the source's id, channel, ``own`` flag and defaults.
+
+        Its id comes from the source and the platform id or URL; empty strings become None.
+        """
+        for key in ("place", "department", "author", "platform_id"):
+            fields[key] = fields.get(key) or None
         fields["place"] = fields["place"] or self.source.place or None
         fields["department"] = fields["department"] or self.source.department or None
-        return CollectedItem(source=self.source.id, channel=self.source.channel, url=url,
-                             own=self.source.own, **fields)
+        reply = Reply(reply_text, reply_unit or None, replied_at) if reply_text.strip() else None
+        return Document.new(self.source.id, self.source.channel, url, own=self.source.own,
+                            reply=reply, **fields)

@@ -1,7 +1,7 @@
 """List pages → detail pages, with pagination: shared by the news-list and message-board spiders.
 
 Pagination: the ``next_page`` selector is followed while fewer than ``max_pages`` list pages
-were read; otherwise, when ``page_url`` is set, pages 2..max_pages are built from it (``{page}``).
+were read; without one, when ``page_url`` is set, pages 2..max_pages are built from it (``{page}``).
 ``max_pages = 0`` means no page limit: ``next_page`` is followed to the end, and ``page_url``
 pages are asked for one at a time until a page brings no new link.
 """
@@ -29,11 +29,14 @@ class ListSpider(SourceSpider):
         """The list page (and the ``page_url`` pages when max_pages is set)."""
         if self.report.fatal:
             return
+        self.seen_urls.add(self.source.url)
         yield self.request(self.source.url, self.parse_list, start=True, page=1)
-        if self.source.page_url and self.source.max_pages > 1:
+        if self.source.page_url and self.source.max_pages > 1 \
+                and not self.source.selectors.get("next_page"):
             for page in range(2, self.source.max_pages + 1):
-                yield self.request(self.source.page_url.format(page=page), self.parse_list,
-                                   page=page)
+                url = self.source.page_url.format(page=page)
+                self.seen_urls.add(url)
+                yield self.request(url, self.parse_list, page=page)
 
     def hrefs(self, response: Any, name: str) -> list[str]:
         """Link targets found by selector ``name``: attribute/text values, or the href of each
@@ -109,13 +112,15 @@ class ListSpider(SourceSpider):
         next_hrefs = self.hrefs(response, "next_page") if self.source.selectors.get("next_page") \
             else []
         if next_hrefs:
-            next_url = response.urljoin(next_hrefs[0].strip())
+            next_url = urldefrag(response.urljoin(next_hrefs[0].strip()))[0]
             if _usable(next_url) and next_url not in self.seen_urls:
                 self.seen_urls.add(next_url)
                 yield self.request(next_url, self.parse_list, page=page + 1)
-        elif self.source.page_url and self.source.max_pages == 0 and new:
-            yield self.request(self.source.page_url.format(page=page + 1), self.parse_list,
-                               page=page + 1)
+        elif self.source.page_url and self.source.max_pages == 0 and new \
+                and not self.source.selectors.get("next_page"):
+            url = self.source.page_url.format(page=page + 1)
+            self.seen_urls.add(url)
+            yield self.request(url, self.parse_list, page=page + 1)
 
     def parse_detail(self, response: Any) -> Iterator[Any]:  # pragma: no cover - abstract
         """Turn one detail page into an item (subclasses)."""
