@@ -209,7 +209,10 @@ def status(obj: Context, as_json: bool) -> None:
                     "last_status": h.last_run.status if h.last_run else None,
                     "last_run": h.last_run.started_at if h.last_run else None,
                     "last_success": h.last_success, "consecutive_empty": h.consecutive_empty,
-                    "consecutive_failed": h.consecutive_failed} for h in health])
+                    "consecutive_failed": h.consecutive_failed,
+                    "runs_without_new": h.runs_without_new,
+                    "newest_published_at": h.newest_published_at,
+                    "last_new_at": h.last_new_at} for h in health])
         return
     rows = []
     for h in health:
@@ -219,8 +222,12 @@ def status(obj: Context, as_json: bool) -> None:
             note = f"empty {h.consecutive_empty} runs in a row: check its url and selectors"
         elif h.consecutive_failed >= 1:
             note = f"failed {h.consecutive_failed} run(s) in a row: {clip(last.message, 40)}"
+        elif h.runs_without_new >= 3:
+            note = f"nothing new for {h.runs_without_new} runs"
+        tz = config.timezone
         rows.append([h.source, h.runs, last.status if last else "never",
-                     local_time(last.started_at, config.timezone) if last else "",
-                     last.items if last else "",
-                     local_time(h.last_success, config.timezone), note])
-    click.echo(table(["source", "runs", "last", "when", "items", "last success", "note"], rows))
+                     local_time(last.started_at, tz) if last else "", last.items if last else "",
+                     local_time(h.last_success, tz), local_time(h.newest_published_at, tz),
+                     note])
+    click.echo(table(["source", "runs", "last", "when", "items", "last success", "newest item",
+                      "note"], rows))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Iterable
 
 from monitor.documents import CHANNELS, KINDS, Document
@@ -30,6 +31,7 @@ class IngestStats:
     skipped: int = 0
     skip_reasons: Counter = field(default_factory=Counter)
     plugin_failures: Counter = field(default_factory=Counter)
+    newest_published_at: datetime | None = None  # the source cursor: newest item seen
 
     @property
     def stored(self) -> int:
@@ -41,7 +43,9 @@ class IngestStats:
         return {"received": self.received, "inserted": self.inserted, "updated": self.updated,
                 "unchanged": self.unchanged, "skipped": self.skipped,
                 "skip_reasons": dict(self.skip_reasons),
-                "plugin_failures": dict(self.plugin_failures)}
+                "plugin_failures": dict(self.plugin_failures),
+                "newest_published_at": (self.newest_published_at.isoformat()
+                                        if self.newest_published_at else None)}
 
 
 def check_document(doc: Document) -> str | None:
@@ -81,6 +85,9 @@ class Ingestor:
             log.warning("skipped document %s: %s", getattr(doc, "url", doc), reason)
             return
         self._batch.append(doc)
+        newest = self.stats.newest_published_at
+        if doc.published_at and (newest is None or doc.published_at > newest):
+            self.stats.newest_published_at = doc.published_at
         if len(self._batch) >= self.batch_size:
             self.flush()
 

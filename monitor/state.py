@@ -1,4 +1,4 @@
-"""Workflow state in SQL (SQLite by default) through SQLAlchemy: crawl runs and source health.
+"""Workflow state in SQL (SQLite by default) through SQLAlchemy: crawl runs, source cursors.
 
 This is the system's memory, separate from the document store: it is relational and
 transactional, and later work (incidents, clocks, alerts, audit) adds its tables here.
@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import (JSON, Column, DateTime, Integer, MetaData, String, Table, Text,
-                        create_engine, event, insert, select, update)
+                        create_engine, event, func, insert, select, update)
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.errors import StoreError
@@ -33,6 +33,15 @@ crawl_runs = Table(
     Column("errors", Integer, default=0),
     Column("message", Text, default=""),
     Column("report", JSON),
+)
+
+
+source_cursors = Table(
+    "source_cursors", metadata,
+    Column("source", String(64), primary_key=True),
+    Column("newest_published_at", DateTime(timezone=True)),  # newest item ever collected
+    Column("last_new_at", DateTime(timezone=True)),  # last run that stored something new
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 
@@ -71,6 +80,9 @@ class SourceHealth:
     last_success: datetime | None
     consecutive_empty: int
     consecutive_failed: int
+    runs_without_new: int = 0  # finished runs in a row that stored nothing new or changed
+    newest_published_at: datetime | None = None
+    last_new_at: datetime | None = None
 
 
 class StateDB:
@@ -107,6 +119,29 @@ class StateDB:
                       skipped=stored.get("skipped", 0) + report.get("skipped", 0))
         with self.engine.begin() as conn:
             conn.execute(update(crawl_runs).where(crawl_runs.c.id == run_id).values(**values))
+            source = conn.execute(select(crawl_runs.c.source).where(
+                crawl_runs.c.id == run_id)).scalar_one()
+            self._advance_cursor(conn, source, stored, values["finished_at"])
+
+    @staticmethod
+    def _advance_cursor(conn, source: str, stored: dict, now: datetime) -> None:
+        """Move the source's cursor forward after a run (never backwards)."""
+        row = conn.execute(select(source_cursors).where(
+            source_cursors.c.source == source)).mappings().first()
+        newest = _utc(row["newest_published_at"]) if row else None
+        seen = stored.get("newest_published_at")
+        if seen:
+            seen = datetime.fromisoformat(seen)
+            newest = seen if newest is None or seen > newest else newest
+        last_new = _utc(row["last_new_at"]) if row else None
+        if stored.get("inserted") or stored.get("updated"):
+            last_new = now
+        values = dict(newest_published_at=newest, last_new_at=last_new, updated_at=now)
+        if row:
+            conn.execute(update(source_cursors).where(source_cursors.c.source == source)
+                         .values(**values))
+        else:
+            conn.execute(insert(source_cursors).values(source=source, **values))
 
     def runs(self, source: str | None = None, limit: int = 20) -> list[CrawlRun]:
         """Most recent runs first."""
@@ -131,10 +166,20 @@ class StateDB:
             else:
                 break
         success = next((r.finished_at for r in finished if r.status == "ok"), None)
+        without_new = 0
+        for run in finished:
+            if run.inserted or run.updated:
+                break
+            without_new += 1
         with self.engine.connect() as conn:
-            total = len(conn.execute(select(crawl_runs.c.id).where(
-                crawl_runs.c.source == source)).all())
-        return SourceHealth(source, total, recent[0] if recent else None, success, empty, failed)
+            total = conn.execute(select(func.count()).select_from(crawl_runs).where(
+                crawl_runs.c.source == source)).scalar_one()
+            cursor = conn.execute(select(source_cursors).where(
+                source_cursors.c.source == source)).mappings().first()
+        return SourceHealth(source, total, recent[0] if recent else None, success, empty, failed,
+                            without_new,
+                            _utc(cursor["newest_published_at"]) if cursor else None,
+                            _utc(cursor["last_new_at"]) if cursor else None)
 
     def close(self) -> None:
         """Release connections."""

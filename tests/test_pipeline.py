@@ -24,6 +24,8 @@ def letter(n: int, text: str = "小区门口道路积水严重，出行困难，
 def test_documents_are_analysed_scored_and_stored(monitor):
     stats = monitor.ingest([letter(1), letter(2, reply=Reply("已安排清理", "住建局"))])
     assert (stats.received, stats.inserted, stats.skipped) == (2, 2, 0)
+    assert stats.newest_published_at == letter(2).published_at  # the source cursor
+    assert stats.to_dict()["newest_published_at"] == "2026-11-20T01:02:00+00:00"
     stored = monitor.store.get(letter(1).id)
     assert stored.analysis["topics"]  # the topics plugin ran
     assert stored.risk is not None and stored.risk_reasons
