@@ -1,13 +1,15 @@
 """The running monitor: configuration, plugins, document store and workflow state together."""
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 
 from monitor.config import MonitorConfig, load_config
 from monitor.documents import Document
 from monitor.pipeline import IngestStats, ingest
-from monitor.plugins import PluginManager
+from monitor.errors import ConfigError
+from monitor.plugins import DEFAULT_PLUGINS, PluginManager
 from monitor.store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -23,6 +25,20 @@ class Monitor:
                                                 entry_points=entry_points)
         self._store: Store | None = None
         self._state = None
+        self._check_plugin_settings()
+
+    def _check_plugin_settings(self) -> None:
+        """A ``[plugins.<name>]`` table for a plugin that does not exist is a typo: say so."""
+        known = set(self.plugins.names()) | set(self.config.plugins_disabled) | set(
+            DEFAULT_PLUGINS)
+        for name in self.config.plugin_settings:
+            if name not in known:
+                close = difflib.get_close_matches(name, sorted(known), n=1)
+                hint = f"did you mean 'plugins.{close[0]}'?" if close else (
+                    f"installed plugins: {', '.join(sorted(known))}")
+                raise ConfigError(f"settings for an unknown plugin; {hint}",
+                                  path=self.config.config_dir / "monitor.toml",
+                                  key=f"plugins.{name}")
 
     @classmethod
     def open(cls, config_dir: str | os.PathLike | None = None, **kwargs) -> "Monitor":

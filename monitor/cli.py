@@ -26,7 +26,7 @@ class Context:
     @property
     def config(self) -> MonitorConfig:
         if self._config is None:
-            self._config = guard(load_config, self.config_dir)
+            self._config = load_config(self.config_dir)
         return self._config
 
     @property
@@ -34,12 +34,8 @@ class Context:
         if self._monitor is None:
             from monitor.app import Monitor
 
-            self._monitor = guard(Monitor, self.config)
+            self._monitor = Monitor(self.config)
         return self._monitor
-
-    def reload(self) -> None:
-        self._config = None
-        self.close()
 
     def close(self) -> None:
         if self._monitor is not None:
@@ -47,18 +43,24 @@ class Context:
             self._monitor = None
 
 
-def guard(func, *args, **kwargs):
-    """Call ``func``; a MonitorError becomes a one-line ClickException (no traceback)."""
-    try:
-        return func(*args, **kwargs)
-    except MonitorError as exc:
-        raise click.ClickException(str(exc)) from exc
+class MonitorGroup(click.Group):
+    """The root group: any MonitorError from any subcommand becomes a one-line error.
+
+    User mistakes (a bad file, an unknown source, a store that cannot be opened) then read as
+    ``Error: <what to fix>`` with exit status 1, never as a traceback.
+    """
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except MonitorError as exc:
+            raise click.ClickException(str(exc)) from exc
 
 
 pass_ctx = click.make_pass_decorator(Context)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=MonitorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config-dir", "-c", envvar=ENV_CONFIG_DIR, metavar="DIR",
               help=f"Configuration directory (default ./config, or ${ENV_CONFIG_DIR}).")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
@@ -85,7 +87,7 @@ def init(obj: Context, directory: Path | None, force: bool) -> None:
     from monitor.starter import write_config
 
     target = (directory or obj.config_dir).resolve()
-    written = guard(write_config, target, force=force)
+    written = write_config(target, force=force)
     for path in written:
         click.echo(f"wrote {path}")
     click.echo(f"\nNext: edit {target / 'sources'}, then `monitor -c {target} sources test ID`.")
@@ -103,19 +105,26 @@ def crawl(obj: Context, sources: tuple[str, ...], all_: bool, as_json: bool) -> 
     config = obj.config
     if all_:
         ids = [s.id for s in config.sources.values() if s.enabled]
+        for err in config.source_errors:  # never skip a broken source without saying so
+            click.secho(f"not crawled: {err}", fg="red", err=True)
+        if not ids:
+            disabled = sum(1 for s in config.sources.values() if not s.enabled)
+            raise click.ClickException(
+                f"no enabled sources ({disabled} disabled, {len(config.source_errors)} with "
+                "errors); `monitor sources enable ID` switches one on")
     else:
         ids = list(sources)
     if not ids:
         raise click.UsageError("name one or more source ids, or use --all "
                                "(`monitor sources list` shows them)")
     for source_id in ids:
-        guard(config.source, source_id)
-    results = guard(run_crawls, config, ids, monitor=obj.monitor)
+        config.source(source_id)
+    results = run_crawls(config, ids, monitor=obj.monitor)
     if as_json:
         echo_json([r.to_dict() for r in results])
     else:
         click.echo(crawl_table(results))
-    if any(r.status == "failed" for r in results):
+    if any(r.status == "failed" for r in results) or (all_ and config.source_errors):
         raise SystemExit(1)
 
 
@@ -151,13 +160,17 @@ def search(obj: Context, query: str, since, until, channels, sources, unanswered
            negative, sort, limit, as_json) -> None:
     """Full-text search of stored documents, e.g. monitor search "围墙 倒塌" --since 6h."""
     tz = obj.config.timezone
+    for source_id in sources:
+        if source_id not in obj.config.sources:
+            click.secho(f"note: {source_id!r} is not a configured source id (documents of a "
+                        "removed source are still searched)", fg="yellow", err=True)
     q = SearchQuery(text=query, channels=list(channels), sources=list(sources), sort=sort,
                     since=parse_when(since, tz=tz) if since else None,
                     until=parse_when(until, tz=tz) if until else None,
                     replied=False if unanswered else None, min_risk=min_risk,
                     max_sentiment=0.35 if negative else None, limit=limit,
                     kinds=["message"] if unanswered else [])
-    result = guard(obj.monitor.store.search, q)
+    result = obj.monitor.store.search(q)
     if as_json:
         echo_json({"total": result.total,
                    "hits": [{**h.document.to_dict(), "score": h.score, "snippet": h.snippet}

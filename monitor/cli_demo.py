@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from monitor.cli import Context, crawl_table, guard, pass_ctx, render_hit
+from monitor.cli import Context, crawl_table, pass_ctx, render_hit
 from monitor.documents import CHANNELS
 from monitor.output import clip, local_time, table
 from monitor.store import SearchQuery
@@ -45,15 +45,16 @@ def demo(obj: Context, directory: Path | None, seed: int, no_sentiment: bool,
     info = build_site(root / "site", seed=seed)
     click.echo(f"Synthetic site written to {root / 'site'} ({info.news} news articles, "
                f"{info.messages} letters, {info.feed_items} feed items).")
-    with serve_directory(root / "site", charset=None) as base_url:
+    with serve_directory(root / "site", charset=None,
+                         port=_previous_port(root / "config")) as base_url:
         sources = demo_sources(base_url)
         config_dir = root / "config"
-        guard(write_config, config_dir, sources=sources, force=True,
+        write_config(config_dir, sources=sources, force=True,
               disabled=["sentiment_snownlp"] if no_sentiment else [])
-        config = guard(load_config, config_dir)
+        config = load_config(config_dir)
         with Monitor(config) as monitor:
             click.echo(f"Serving it on {base_url}; crawling {len(sources)} sources …\n")
-            results = guard(run_crawls, config, [s.id for s in sources], monitor=monitor)
+            results = run_crawls(config, [s.id for s in sources], monitor=monitor)
             click.echo(crawl_table(results))
             summarise(monitor, config.timezone)
             click.echo(f"\nDone in {time.monotonic() - started:.0f}s. Everything is in {root}.")
@@ -72,6 +73,30 @@ def demo(obj: Context, directory: Path | None, seed: int, no_sentiment: bool,
                     pass
     if any(r.status == "failed" for r in results):
         raise SystemExit(1)
+
+
+def _previous_port(config_dir: Path) -> int:
+    """The port an earlier demo in this folder used, if it is free again, else 0 (any).
+
+    News documents are identified by their URL, so serving the site at the same address keeps
+    a second demo run in the same folder from storing every article again.
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    from monitor.config import load_sources
+
+    sources, _ = load_sources(config_dir) if (config_dir / "sources").is_dir() else ({}, [])
+    port = next((urlsplit(s.url).port for s in sources.values() if urlsplit(s.url).port), 0)
+    if port:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                click.secho(f"port {port} of the earlier demo run is busy; news articles will be "
+                            "stored again under the new address", fg="yellow", err=True)
+                return 0
+    return port
 
 
 def summarise(monitor, tz: str) -> None:

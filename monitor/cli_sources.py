@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from monitor.cli import Context, guard, pass_ctx
-from monitor.config import SELECTOR_KEYS, SPIDERS, SourceConfig, parse_source, read_toml
+from monitor.cli import Context, pass_ctx
+from monitor.config import (SELECTOR_KEYS, SOURCE_ID_RE, SPIDERS, SourceConfig, parse_source,
+                            read_toml)
 from monitor.documents import CHANNELS
 from monitor.errors import ConfigError
 from monitor.output import clip, echo_json, local_time, table
@@ -47,8 +48,12 @@ def _source_dict(source: SourceConfig) -> dict:
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def show(obj: Context, source_id: str, as_json: bool) -> None:
-    """One source's settings and its file."""
-    source = guard(obj.config.source, source_id)
+    """One source's settings and its file (a file with an error is shown with the error)."""
+    broken = _broken_file(obj, source_id)
+    if broken is not None:
+        click.echo(f"# {broken.path}\n{broken.path.read_text(encoding='utf-8', errors='replace')}")
+        raise click.ClickException(str(broken.error))
+    source = obj.config.source(source_id)
     if as_json:
         echo_json(_source_dict(source))
         return
@@ -72,6 +77,9 @@ def show(obj: Context, source_id: str, as_json: bool) -> None:
 def add(obj: Context, source_id, spider, channel, url, name, own, max_pages, page_url,
         selectors, disabled) -> None:
     """Add a source file config/sources/SOURCE_ID.toml."""
+    if not SOURCE_ID_RE.match(source_id):
+        raise click.BadParameter(f"{source_id!r}: use lower-case letters, digits, '-' and '_' "
+                                 "(e.g. county-mailbox)", param_hint="SOURCE_ID")
     path = obj.config_dir / "sources" / f"{source_id}.toml"
     if not (obj.config_dir / "monitor.toml").exists():
         raise click.ClickException(f"{obj.config_dir} has no monitor.toml; run `monitor init`")
@@ -106,16 +114,32 @@ def add(obj: Context, source_id, spider, channel, url, name, own, max_pages, pag
 @click.option("--yes", is_flag=True, help="Do not ask.")
 @pass_ctx
 def remove(obj: Context, source_id: str, yes: bool) -> None:
-    """Delete a source file (stored documents stay)."""
-    source = guard(obj.config.source, source_id)
+    """Delete a source file (stored documents stay); works on a file with errors too."""
+    broken = _broken_file(obj, source_id)
+    path = broken.path if broken is not None else Path(obj.config.source(source_id).path)
     if not yes:
-        click.confirm(f"delete {source.path}?", abort=True)
-    Path(source.path).unlink()
+        click.confirm(f"delete {path}?", abort=True)
+    path.unlink()
     click.echo(f"removed {source_id}; its documents stay in the store")
 
 
+class _Broken:
+    """A source file that did not load, and why."""
+
+    def __init__(self, path: Path, error: Exception):
+        self.path, self.error = path, error
+
+
+def _broken_file(obj: Context, source_id: str) -> _Broken | None:
+    """The source file for ``source_id`` when it exists but has an error."""
+    for err in obj.config.source_errors:
+        if err.path and Path(err.path).stem == source_id and source_id not in obj.config.sources:
+            return _Broken(Path(err.path), err)
+    return None
+
+
 def _set_enabled(obj: Context, source_id: str, enabled: bool) -> None:
-    source = guard(obj.config.source, source_id)
+    source = obj.config.source(source_id)
     path = Path(source.path)
     text = path.read_text(encoding="utf-8")
     head, sep, tables = text.partition("\n[")
@@ -125,7 +149,7 @@ def _set_enabled(obj: Context, source_id: str, enabled: bool) -> None:
     else:
         head = head.rstrip("\n") + f"\nenabled = {value}\n"
     path.write_text(head + sep + tables, encoding="utf-8")
-    guard(parse_source, read_toml(path), path)
+    parse_source(read_toml(path), path)
     click.echo(f"{source_id} {'enabled' if enabled else 'disabled'}")
 
 
@@ -156,8 +180,8 @@ def test_(obj: Context, source_id: str, limit: int, as_json: bool) -> None:
     from monitor.crawl import run_crawl
 
     config = obj.config
-    source = guard(config.source, source_id)
-    result = guard(run_crawl, config, source_id, dry_run=True, limit=limit)
+    source = config.source(source_id)
+    result = run_crawl(config, source_id, dry_run=True, limit=limit)
     if as_json:
         echo_json(result.to_dict())
     else:
@@ -221,7 +245,9 @@ def status(obj: Context, as_json: bool) -> None:
         if h.consecutive_empty >= 3:
             note = f"empty {h.consecutive_empty} runs in a row: check its url and selectors"
         elif h.consecutive_failed >= 1:
-            note = f"failed {h.consecutive_failed} run(s) in a row: {clip(last.message, 40)}"
+            failed = next((r for r in state.runs(h.source, limit=5) if r.status == "failed"),
+                          last)
+            note = f"failed {h.consecutive_failed} run(s) in a row: {clip(failed.message, 40)}"
         elif h.runs_without_new >= 3:
             note = f"nothing new for {h.runs_without_new} runs"
         tz = config.timezone

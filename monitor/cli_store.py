@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from monitor.cli import Context, guard, pass_ctx
+from monitor.cli import Context, pass_ctx
 from monitor.documents import CHANNELS
 from monitor.output import echo_json, table
 from monitor.store import SearchQuery
@@ -38,7 +38,7 @@ def collect_stats(monitor, days: int = 14) -> dict:
 @pass_ctx
 def stats(obj: Context, days: int, as_json: bool) -> None:
     """Documents by channel, source, sentiment and day."""
-    data = guard(collect_stats, obj.monitor, days)
+    data = collect_stats(obj.monitor, days)
     if as_json:
         echo_json(data)
         return
@@ -56,3 +56,13 @@ def stats(obj: Context, days: int, as_json: bool) -> None:
         click.echo(table(["day", "documents", ""],
                          [[day, n, "█" * max(1, round(30 * n / peak))]
                           for day, n in data["per_day"]]))
+
+
+@store.command("rebuild-index")
+@pass_ctx
+def rebuild_index(obj: Context) -> None:
+    """Re-segment every document into a fresh full-text index (after a jieba upgrade)."""
+    rebuild = getattr(obj.monitor.store, "rebuild_index", None)
+    if rebuild is None:
+        raise click.ClickException(f"the {obj.config.store.backend!r} store has no index to rebuild")
+    click.echo(f"re-indexed {rebuild()} document(s)")

@@ -12,6 +12,7 @@ broken source file does not stop the other sources: it is reported by ``load_con
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 import tomllib
@@ -91,6 +92,10 @@ class SourceConfig:
         return "\n".join(lines) + "\n"
 
 
+SOURCE_KEYS = {"id", "spider", "channel", "url", "selectors", "name", "enabled", "own",
+               "interval_minutes", "max_pages", "max_items", "page_url", "fetch_detail",
+               "encoding", "place", "department"}
+
 SOURCE_DEFAULTS = {
     "name": "", "enabled": True, "own": False, "interval_minutes": 60, "max_pages": 3,
     "max_items": 0, "page_url": "", "fetch_detail": True, "encoding": "", "place": "",
@@ -138,8 +143,8 @@ def _toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{text}"'
+    # a JSON string is a valid TOML basic string, control characters escaped included
+    return json.dumps(str(value), ensure_ascii=False)
 
 
 def resolve_config_dir(config_dir: str | os.PathLike | None) -> Path:
@@ -150,10 +155,14 @@ def resolve_config_dir(config_dir: str | os.PathLike | None) -> Path:
 def read_toml(path: Path) -> dict[str, Any]:
     """Parse one TOML file; syntax or encoding problems become a ConfigError naming the file."""
     try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
+        # utf-8-sig: Windows editors often save a byte-order mark that TOML does not allow
+        return tomllib.loads(Path(path).read_bytes().decode("utf-8-sig"))
     except FileNotFoundError:
         raise ConfigError("file not found", path=path) from None
+    except IsADirectoryError:
+        raise ConfigError("is a directory; expected a TOML file", path=path) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", path=path) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", path=path) from None
     except UnicodeDecodeError:
@@ -217,6 +226,7 @@ def _positive(table: _Table, key: str, default: int) -> int:
 def parse_source(data: dict, path: Path) -> SourceConfig:
     """Check one source file's content and build its SourceConfig."""
     t = _Table(data, path)
+    t.reject_unknown(SOURCE_KEYS)  # a misspelt key says "did you mean", not "missing"
     source_id = t.get("id", str, path.stem)
     if not SOURCE_ID_RE.match(source_id):
         raise ConfigError("source ids use lower-case letters, digits, '-' and '_' "
@@ -285,6 +295,8 @@ def load_config(config_dir: str | os.PathLike | None = None) -> MonitorConfig:
     """Read ``monitor.toml`` and the sources from ``config_dir`` (see :func:`resolve_config_dir`)."""
     root = resolve_config_dir(config_dir)
     main = root / "monitor.toml"
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"{root} is a file; --config-dir must name a directory")
     if not root.is_dir():
         raise ConfigError(f"configuration directory {root} does not exist; "
                           "create one with `monitor init`")

@@ -70,13 +70,13 @@ def parse_when(value: str, *, now: datetime | None = None, tz: str = "Asia/Shang
     """
     now = now or datetime.now(timezone.utc)
     text = value.strip().lower()
-    if len(text) >= 2 and text[-1] in _UNITS and text[:-1].isdigit():
-        return now - timedelta(**{_UNITS[text[-1]]: int(text[:-1])})
     try:
+        if len(text) >= 2 and text[-1] in _UNITS and text[:-1].isdigit():
+            return now - timedelta(**{_UNITS[text[-1]]: int(text[:-1])})
         parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a time; use e.g. 7d, 6h, 30m, 2w, "
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=ZoneInfo(tz))
+        return parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        raise click.BadParameter(f"{value!r} is not a usable time; use e.g. 7d, 6h, 30m, 2w, "
                                  "2026-11-20 or 2026-11-20T09:00") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=ZoneInfo(tz))
-    return parsed.astimezone(timezone.utc)

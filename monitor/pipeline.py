@@ -101,13 +101,17 @@ class Ingestor:
         for doc in batch:
             previous = store.get(doc.id)
             if previous is not None and previous.content_hash == doc.content_hash:
-                # a re-crawl of the same content: keep what was analysed before
-                doc.analysis, doc.risk = previous.analysis, previous.risk
-                doc.risk_reasons = previous.risk_reasons
+                # a re-crawl of the same content: keep what was analysed before, and the
+                # first-seen time of a date the page gave only as "3小时前"
+                doc.analysis = previous.analysis
                 doc.crawled_at = previous.crawled_at
+                if doc.extra.get("date_relative") and previous.published_at:
+                    doc.published_at = previous.published_at
+                self._rank(doc)  # cheap, and engagement may have changed
                 statuses.append((doc, UNCHANGED))
             else:
-                self._analyse(doc)
+                doc.analysis = {**doc.analysis, **plugins.analyze(doc, self.monitor)}
+                self._rank(doc)
                 statuses.append((doc, INSERTED if previous is None else UPDATED))
         counts = store.put_many(doc for doc, _ in statuses)
         self.stats.inserted += counts.get(INSERTED, 0)
@@ -117,10 +121,8 @@ class Ingestor:
             plugins.document_stored(doc, status, self.monitor)
         self._sync_failures()
 
-    def _analyse(self, doc: Document) -> None:
-        plugins = self.monitor.plugins
-        doc.analysis = {**doc.analysis, **plugins.analyze(doc, self.monitor)}
-        assessment = plugins.rank_risk(doc, self.monitor)
+    def _rank(self, doc: Document) -> None:
+        assessment = self.monitor.plugins.rank_risk(doc, self.monitor)
         if assessment is not None:
             doc.risk, doc.risk_reasons = assessment.score, assessment.reasons
 

@@ -50,9 +50,15 @@ def write_config(directory: Path, *, sources: list[SourceConfig] | None = None,
     """
     directory = Path(directory)
     main = directory / "monitor.toml"
+    if main.is_dir():
+        raise ConfigError("is a directory; remove it first", path=main)
     if main.exists() and not force:
         raise ConfigError("already exists; use --force to overwrite", path=main)
-    (directory / "sources").mkdir(parents=True, exist_ok=True)
+    try:
+        (directory / "sources").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the configuration directory: {exc.strerror or exc}",
+                          path=directory) from None
     listed = "[" + ", ".join(f'"{name}"' for name in (disabled or [])) + "]"
     main.write_text(MONITOR_TOML.format(data_dir=data_dir, disabled=listed), encoding="utf-8")
     written = [main]

@@ -89,15 +89,16 @@ class StateDB:
     """Tables of workflow state, created on first use."""
 
     def __init__(self, url: str):
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         try:
+            if url.startswith("sqlite:///"):
+                Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
             self.engine = create_engine(url, future=True)
             if url.startswith("sqlite"):
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             metadata.create_all(self.engine)
-        except SQLAlchemyError as exc:
-            raise StoreError(f"cannot open the workflow-state database {url}: {exc}") from exc
+        except (SQLAlchemyError, OSError) as exc:
+            raise StoreError(f"cannot open the workflow-state database {url}: "
+                             f"{getattr(exc, 'orig', None) or exc}") from exc
 
     def start_run(self, source: str, now: datetime | None = None) -> int:
         """Record that a crawl started; return its id."""

@@ -59,7 +59,7 @@ def test_sources_add_list_show_disable_enable_remove(run, config_dir):
     assert not (config_dir / "sources" / "county-mailbox.toml").exists()
 
 
-def test_sources_add_rejects_bad_input(run):
+def test_sources_add_rejects_bad_input(run, config_dir):
     bad_selector = run("sources", "add", "x", "--spider", "rss", "--channel", "news",
                        "--url", "http://a/feed.xml", "--selector", "title=h1")
     assert bad_selector.exit_code == 2 and "not a rss selector" in bad_selector.output
@@ -67,7 +67,15 @@ def test_sources_add_rejects_bad_input(run):
     assert bad_url.exit_code == 1 and "http" in bad_url.output
     bad_id = run("sources", "add", "Bad Id", "--spider", "rss", "--channel", "news",
                  "--url", "http://a/")
-    assert bad_id.exit_code == 1 and "source ids" in bad_id.output
+    assert bad_id.exit_code == 2 and "lower-case letters" in bad_id.output
+    escape = run("sources", "add", "../escape", "--spider", "rss", "--channel", "news",
+                 "--url", "http://a/")
+    assert escape.exit_code == 2
+    assert not list(config_dir.rglob("escape.toml")) and not (config_dir.parent / "escape.toml").exists()
+    newline = run("sources", "add", "nl", "--spider", "rss", "--channel", "news", "--url",
+                  "http://a/", "--name", "第一行\n第二行")
+    assert newline.exit_code == 0, newline.output
+    assert json.loads(run("sources", "show", "nl", "--json").output)["name"] == "第一行\n第二行"
 
 
 def test_broken_source_file_is_shown_and_others_still_work(run, config_dir):
@@ -77,6 +85,52 @@ def test_broken_source_file_is_shown_and_others_still_work(run, config_dir):
     assert "typo.toml" in result.output and "did you mean 'rss'" in result.output
     crawl = run("crawl", "typo")
     assert crawl.exit_code == 1 and "did you mean 'rss'" in crawl.output
+    everything = run("crawl", "--all")  # only the disabled example: nothing to crawl, but say why
+    assert everything.exit_code == 1
+    assert "not crawled" in everything.output and "typo.toml" in everything.output
+    assert "no enabled sources" in everything.output
+    shown = run("sources", "show", "typo")
+    assert shown.exit_code == 1 and 'spider = "rs"' in shown.output
+    assert run("sources", "remove", "typo", "--yes").exit_code == 0
+    assert not (config_dir / "sources" / "typo.toml").exists()
+
+
+def test_misspelt_key_says_did_you_mean_not_missing(run, config_dir):
+    (config_dir / "sources" / "k.toml").write_text('spidr = "rss"\nchannel="news"\nurl="http://a"\n')
+    assert "did you mean 'spider'" in run("sources", "list").output
+
+
+def test_file_problems_are_one_line_errors(tmp_path):
+    runner = CliRunner()
+    as_dir = tmp_path / "d1"
+    (as_dir / "monitor.toml").mkdir(parents=True)
+    result = runner.invoke(cli, ["-c", str(as_dir), "sources", "list"])
+    assert result.exit_code == 1 and "is a directory" in result.output
+    a_file = tmp_path / "afile"
+    a_file.write_text("x")
+    for args in (["sources", "list"], ["init"]):
+        result = runner.invoke(cli, ["-c", str(a_file), *args])
+        assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    bom = tmp_path / "bom"
+    runner.invoke(cli, ["init", str(bom)])
+    text = (bom / "monitor.toml").read_text(encoding="utf-8")
+    (bom / "monitor.toml").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    assert runner.invoke(cli, ["-c", str(bom), "sources", "list"]).exit_code == 0
+    (bom / "data").mkdir()
+    (bom / "data" / "documents.db").write_bytes(b"not a database at all" * 100)
+    result = runner.invoke(cli, ["-c", str(bom), "search", "x"])
+    assert result.exit_code == 1 and "documents.db" in result.output
+    (bom / "data" / "state.db").write_bytes(b"garbage" * 100)
+    result = runner.invoke(cli, ["-c", str(bom), "sources", "status"])
+    assert result.exit_code == 1 and "state" in result.output
+
+
+def test_settings_for_an_unknown_plugin_are_a_typo(run, config_dir):
+    toml = config_dir / "monitor.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace("[plugins.sentiment_snownlp]",
+                                                             "[plugins.sentiment_snowlp]"))
+    result = run("plugins", "list")
+    assert result.exit_code == 1 and "did you mean 'plugins.sentiment_snownlp'" in result.output
 
 
 def test_plugins_list(run):
@@ -121,9 +175,14 @@ def test_search_filters_and_json(run, seeded):
 def test_search_bad_since_is_a_usage_error(run, seeded):
     result = run("search", "x", "--since", "yesterday-ish")
     assert result.exit_code == 2 and "7d" in result.output
+    for value in ("99999999d", "0001-01-01"):
+        result = run("search", "x", "--since", value)
+        assert result.exit_code == 2 and "usable time" in result.output
 
 
 def test_store_stats(run, seeded):
     data = json.loads(run("store", "stats", "--json").output)
     assert data["total"] == 3 and data["unanswered"] == 1
     assert data["by_channel"] == {"mailbox": 2, "portal": 1}
+    assert "re-indexed 3 document(s)" in run("store", "rebuild-index").output
+    assert json.loads(run("search", "围墙", "--json").output)["total"] == 1

@@ -77,3 +77,20 @@ def test_invalid_documents_are_counted_not_dropped_silently(monitor):
     assert stats.skip_reasons["empty: no title, text or reply"] == 1
     assert stats.skip_reasons["unknown channel 'telegram'"] == 1
     assert stats.skip_reasons["published_at has no time zone"] == 1
+
+
+def test_recrawl_rescores_risk_and_keeps_a_relative_date(monitor):
+    post = Document.new("weibo", "social", "http://a/post", kind="post", title="",
+                        text="学校围墙倒塌，有学生受伤", engagement={"reposts": 1},
+                        published_at=datetime(2026, 11, 28, 1, 0, tzinfo=timezone.utc),
+                        extra={"date_relative": True})
+    monitor.ingest([post])
+    first = monitor.store.get(post.id)
+    again = Document.from_dict(first.to_dict())
+    again.engagement = {"reposts": 50_000}  # it is spreading
+    again.published_at = datetime(2026, 11, 28, 2, 0, tzinfo=timezone.utc)  # "3小时前" re-read
+    monitor.ingest([again])
+    second = monitor.store.get(post.id)
+    assert second.risk > first.risk
+    assert second.published_at == first.published_at
+    assert second.analysis == first.analysis
