@@ -223,6 +223,31 @@ def _positive(table: _Table, key: str, default: int) -> int:
     return value
 
 
+def is_xpath(expr: str) -> bool:
+    """True when a selector is XPath (starts with ``/``, ``(``, ``./`` or ``xpath:``), else CSS."""
+    return expr.strip().startswith(("/", "(", "xpath:", "./"))
+
+
+def selector_error(expr: str) -> str | None:
+    """Why a selector cannot be compiled, or None; checked when the file is read, not mid-crawl."""
+    try:
+        from parsel import Selector  # a Scrapy dependency that does not start a crawler
+    except ImportError:  # pragma: no cover - parsel comes with scrapy
+        return None
+    probe = Selector(text="<html><body></body></html>")
+    expr = expr.strip()
+    if not expr:
+        return "empty selector"
+    try:
+        if is_xpath(expr):
+            probe.xpath(expr.removeprefix("xpath:").strip())
+        else:
+            probe.css(expr)
+    except Exception as exc:  # noqa: BLE001 - lxml and cssselect raise their own types
+        return f"invalid {'XPath' if is_xpath(expr) else 'CSS'} selector {expr!r}: {exc}"
+    return None
+
+
 def parse_source(data: dict, path: Path) -> SourceConfig:
     """Check one source file's content and build its SourceConfig."""
     t = _Table(data, path)
@@ -260,6 +285,9 @@ def parse_source(data: dict, path: Path) -> SourceConfig:
     selectors = {}
     for key in sel.data:
         selectors[key] = sel.get(key, str)
+        problem = selector_error(selectors[key])
+        if problem:
+            raise ConfigError(problem, path=path, key=f"selectors.{key}")
     sel.reject_unknown(SELECTOR_KEYS[spider])
     source = SourceConfig(
         id=source_id, spider=spider, channel=channel, url=url,

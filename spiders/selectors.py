@@ -13,6 +13,8 @@ from typing import Any, Callable, Iterable
 from lxml import etree
 from parsel import Selector, SelectorList
 
+from monitor.config import is_xpath
+
 #: Elements whose text is never content.
 DROP_TAGS = frozenset({"script", "style", "noscript", "template", "iframe", "svg", "canvas",
                        "select", "option", "button", "textarea", "object", "embed"})
@@ -24,12 +26,6 @@ BLOCK_TAGS = frozenset({
     "nav", "center", "td", "th", "caption"})
 
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u3000\u2002\u2003\u2009\u200b\ufeff]+")
-
-
-def is_xpath(expr: str) -> bool:
-    """True when ``expr`` is XPath rather than CSS."""
-    expr = expr.strip()
-    return expr.startswith(("/", "(", "xpath:", "./"))
 
 
 def select(node: Any, expr: str) -> SelectorList:

@@ -1,4 +1,5 @@
 """Configuration files: good ones load, bad ones name the file, the key and the fix."""
+import json
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,12 @@ def test_page_url_needs_placeholder(tmp_path):
                  'page_url="http://a/2"\n')
     with pytest.raises(ConfigError, match=r"\{page\}"):
         parse_source(read_toml(path), path)
+
+
+@pytest.mark.parametrize("selector", ["[[[", "xpath://div[", "//a[@href"])
+def test_invalid_selectors_are_caught_when_the_file_is_read(tmp_path, selector):
+    path = write(tmp_path / "x.toml", 'spider="news_list"\nchannel="news"\nurl="http://a"\n'
+                 f'[selectors]\ntitle = {json.dumps(selector)}\n')
+    with pytest.raises(ConfigError, match="invalid (CSS|XPath) selector") as info:
+        parse_source(read_toml(path), path)
+    assert info.value.key == "selectors.title"
