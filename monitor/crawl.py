@@ -9,6 +9,10 @@ workflow-state database.
 Statuses: ``ok`` (documents collected), ``empty`` (the crawl worked but found nothing),
 ``failed`` (non-zero exit, timeout, no report, the start URL unreachable, or a fatal problem
 such as a store that would not open).
+
+Ctrl-C (or any other exception) while a crawl runs stops the crawler's process group — it runs in
+a session of its own, so the terminal's SIGINT never reaches it — and records the run as failed
+("interrupted") before the exception goes on.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -38,6 +43,12 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SETTINGS_MODULE = "spiders.settings"
 STATUS_OK, STATUS_EMPTY, STATUS_FAILED = "ok", "empty", "failed"
 _LOG_TAIL = 4000
+_POLL = 0.5  # seconds between checks of a cancel event while a crawl runs
+
+
+class CrawlInterrupted(BaseException):
+    """A crawl was cancelled because the caller was interrupted (not a crawl problem: like
+    KeyboardInterrupt, it is not an ``Exception``)."""
 
 
 @dataclass
@@ -93,32 +104,66 @@ def crawl_env() -> dict[str, str]:
     return env
 
 
-def _run(cmd: list[str], workdir: Path, timeout: float) -> tuple[int | None, bool]:
-    """Run ``cmd`` with its output in workdir/crawl.log; (returncode, timed_out)."""
+def _run(cmd: list[str], workdir: Path, timeout: float,
+         cancel: threading.Event | None = None) -> tuple[int | None, bool]:
+    """Run ``cmd`` with its output in workdir/crawl.log; (returncode, timed_out).
+
+    Whatever interrupts the wait (Ctrl-C, ``cancel`` being set: CrawlInterrupted) stops the
+    crawler's process group before it propagates.
+    """
     with open(workdir / "crawl.log", "wb") as logfile:
         proc = subprocess.Popen(cmd, cwd=workdir, env=crawl_env(), stdout=logfile,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
         try:
-            return proc.wait(timeout=timeout), False
+            return _wait(proc, timeout, cancel), False
         except subprocess.TimeoutExpired:
+            pass
+        except BaseException:
             _stop(proc)
-            return proc.returncode, True
+            raise
+        _stop(proc)
+        return proc.returncode, True
+
+
+def _wait(proc: subprocess.Popen, timeout: float, cancel: threading.Event | None) -> int:
+    """``proc.wait(timeout)``, looking at ``cancel`` every _POLL seconds when there is one."""
+    if cancel is None:
+        return proc.wait(timeout=timeout)
+    deadline = time.monotonic() + timeout
+    while True:
+        if cancel.is_set():
+            raise CrawlInterrupted("the crawl was cancelled")
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise subprocess.TimeoutExpired(proc.args, timeout)
+        try:
+            return proc.wait(timeout=min(remaining, _POLL))
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    """Stop a crawl that ran too long: SIGTERM to its process group, a second SIGTERM (Scrapy's
-    forced shutdown), then SIGKILL."""
-    for sig, grace in ((signal.SIGTERM, 2), (signal.SIGTERM, 2), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            proc.wait(timeout=grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    """Stop a crawl that ran too long or was interrupted: SIGTERM to its process group, a second
+    SIGTERM (Scrapy's forced shutdown), then SIGKILL — at once if this is interrupted too."""
+    try:
+        for sig, grace in ((signal.SIGTERM, 2), (signal.SIGTERM, 2), (signal.SIGKILL, 5)):
+            _signal_group(proc, sig)
+            try:
+                proc.wait(timeout=grace)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+    except BaseException:  # a second Ctrl-C while waiting for the crawler: no more grace
+        _signal_group(proc, signal.SIGKILL)
+        raise
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _read_report(path: Path) -> dict[str, Any] | None:
@@ -194,12 +239,14 @@ def judge(report: dict[str, Any] | None, returncode: int | None, timed_out: bool
 
 def run_crawl(config: MonitorConfig, source_id: str, *, dry_run: bool = False,
               limit: int | None = None, timeout: float | None = None,
-              monitor: "Monitor | None" = None) -> CrawlResult:
+              monitor: "Monitor | None" = None,
+              cancel: threading.Event | None = None) -> CrawlResult:
     """Crawl one source in a subprocess; never raises for a crawl problem.
 
     Real crawls store documents (in the subprocess) and are recorded in the state database;
     dry runs open no store and return the documents in ``items``.  Raises ConfigError only for
-    an unknown (or broken) source id.
+    an unknown (or broken) source id.  KeyboardInterrupt (and CrawlInterrupted, once ``cancel``
+    is set) stop the subprocess, record the run as failed ("interrupted") and propagate.
     """
     source = config.source(source_id)
     timeout = float(timeout or config.crawl.timeout_seconds)
@@ -211,21 +258,37 @@ def run_crawl(config: MonitorConfig, source_id: str, *, dry_run: bool = False,
             from monitor.state import StateDB
 
             state, own_state = StateDB(config.state_url), True
-        run_id = state.start_run(source.id)
-    workdir = Path(tempfile.mkdtemp(prefix=f"monitor-crawl-{source.id}-"))
-    began = time.monotonic()
+    result: CrawlResult | None = None
+    recorded = False
     try:
-        result = _crawl(config, source, workdir, dry_run, limit, timeout)
-    except Exception as exc:  # noqa: BLE001 - a crawl problem must not take the caller down
-        log.exception("crawl of %s could not run", source.id)
-        result = CrawlResult(source.id, STATUS_FAILED, {}, [], f"the crawl could not run: {exc}")
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    result.seconds, result.run_id, result.dry_run = time.monotonic() - began, run_id, dry_run
-    try:
+        if state is not None:
+            run_id = state.start_run(source.id)
+        workdir = Path(tempfile.mkdtemp(prefix=f"monitor-crawl-{source.id}-"))
+        began = time.monotonic()
+        try:
+            result = _crawl(config, source, workdir, dry_run, limit, timeout, cancel)
+        except Exception as exc:  # noqa: BLE001 - a crawl problem must not take the caller down
+            log.exception("crawl of %s could not run", source.id)
+            result = CrawlResult(source.id, STATUS_FAILED, {}, [],
+                                 f"the crawl could not run: {exc}")
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        result.seconds, result.run_id, result.dry_run = time.monotonic() - began, run_id, dry_run
         if state is not None and run_id is not None:
+            recorded = True  # (a failing finish_run is not retried below)
             state.finish_run(run_id, status=result.status, report=result.report,
                              message=result.message)
+    except BaseException as exc:
+        if not recorded and state is not None and run_id is not None:
+            # interrupted (Ctrl-C, cancelled): the run must not stay "running" forever
+            message = ("interrupted" if not isinstance(exc, Exception)
+                       else f"the crawl could not run: {exc}")
+            log.warning("crawl of %s: %s", source.id, message)
+            try:
+                state.finish_run(run_id, status=STATUS_FAILED, message=message)
+            except Exception:  # noqa: BLE001 - the original exception is what the caller sees
+                log.exception("could not record the end of the crawl of %s", source.id)
+        raise
     finally:
         if own_state:
             state.close()
@@ -235,11 +298,12 @@ def run_crawl(config: MonitorConfig, source_id: str, *, dry_run: bool = False,
 
 
 def _crawl(config: MonitorConfig, source: Any, workdir: Path, dry_run: bool,
-           limit: int | None, timeout: float) -> CrawlResult:
+           limit: int | None, timeout: float,
+           cancel: threading.Event | None = None) -> CrawlResult:
     """Run the subprocess and read what it left in ``workdir``."""
     cmd = crawl_command(config, source.id, workdir, dry_run=dry_run, limit=limit)
     try:
-        returncode, timed_out = _run(cmd, workdir, timeout)
+        returncode, timed_out = _run(cmd, workdir, timeout, cancel)
     except OSError as exc:  # the interpreter in [crawl] python does not exist, ...
         returncode, timed_out = None, False
         (workdir / "crawl.log").write_text(f"cannot start the crawler: {exc}")
@@ -260,12 +324,29 @@ def run_crawls(config: MonitorConfig, source_ids: list[str], *, parallel: int = 
     """Crawl several sources, one after another (or ``parallel`` at a time, at most 2).
 
     Results come back in the order of ``source_ids``; unknown ids raise ConfigError before
-    any crawl starts.
+    any crawl starts.  Ctrl-C stops the running crawls (each recorded as interrupted) and
+    propagates; the crawls not started yet are not started.
     """
     for source_id in source_ids:
         config.source(source_id)
     workers = max(1, min(int(parallel), 2))
     if workers == 1 or len(source_ids) < 2:
         return [run_crawl(config, sid, **kwargs) for sid in source_ids]
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crawl") as pool:
-        return list(pool.map(lambda sid: run_crawl(config, sid, **kwargs), source_ids))
+    cancel = threading.Event()
+
+    def one(sid: str) -> CrawlResult:
+        if cancel.is_set():
+            raise CrawlInterrupted("not started: the crawls were cancelled")
+        return run_crawl(config, sid, cancel=cancel, **kwargs)
+
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crawl")
+    try:
+        return list(pool.map(one, source_ids))
+    except BaseException as exc:
+        if not isinstance(exc, Exception):
+            # Ctrl-C lands in this (main) thread: the workers notice the event, stop their
+            # crawlers and record their runs; wait for that, then let the interruption go on
+            cancel.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=cancel.is_set())

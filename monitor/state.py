@@ -6,6 +6,8 @@ transactional, and later work (incidents, clocks, alerts, audit) adds its tables
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -95,10 +97,22 @@ class StateDB:
             self.engine = create_engine(url, future=True)
             if url.startswith("sqlite"):
                 event.listen(self.engine, "connect", _sqlite_pragmas)
-            metadata.create_all(self.engine)
+            self._create_tables(url)
         except (SQLAlchemyError, OSError) as exc:
             raise StoreError(f"cannot open the workflow-state database {url}: "
                              f"{getattr(exc, 'orig', None) or exc}") from exc
+
+    def _create_tables(self, url: str) -> None:
+        """Create missing tables; on SQLite under one write lock, as crawls may start together."""
+        if not url.startswith("sqlite"):
+            metadata.create_all(self.engine)
+            return
+        with self.engine.connect() as conn:
+            # take the write lock before reading the schema, so that two processes opening a
+            # new file at once neither both create a table nor deadlock upgrading their locks
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            metadata.create_all(conn)
+            conn.commit()
 
     def start_run(self, source: str, now: datetime | None = None) -> int:
         """Record that a crawl started; return its id."""
@@ -189,7 +203,16 @@ class StateDB:
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    # Switching a new file to WAL needs an exclusive lock and SQLite does not wait for it with
+    # the busy handler; several crawls opening a new database at once retry for a while.
+    for _ in range(200):
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                break
+            cursor.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError:
+            time.sleep(0.05)
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()

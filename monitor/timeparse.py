@@ -3,6 +3,11 @@
 Fast regular expressions handle the common shapes (ISO, ``2022年9月27日``, RFC 822, 「3分钟前」,
 「昨天 12:30」, ``11-20``); dateparser (``languages=['zh']``) is only the last resort.  Nothing
 here raises: a text that cannot be read gives None, and the caller counts an "unparsed date".
+
+Relative forms (「刚刚」「3小时前」「昨天 12:30」, and what only dateparser reads when it carries no
+four-digit year, such as 「上周」) depend on when the page was read: :func:`parse_datetime_ex` says
+so, and their results are rounded down to the minute so that two readings a few seconds apart
+agree.
 """
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ _AGO = re.compile(r"(?P<n>\d+|半|[一二两三四五六七八九十]|几)\s*(?P
 _NUMERALS = {"半": 0.5, "几": 3, "两": 2, **{c: i + 1 for i, c in enumerate("一二三四五六七八九十")}}
 _EPOCH = re.compile(r"^\d{10}(?:\d{3})?$")
 _RFC822 = re.compile(r"^(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{2,4}")
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 _UNITS = {"秒": "seconds", "分钟": "minutes", "分": "minutes", "小时": "hours",
           "个小时": "hours", "天": "days", "日": "days", "周": "weeks", "星期": "weeks"}
 
@@ -118,47 +124,71 @@ def parse_datetime(text: str | None, tz: str | tzinfo = "Asia/Shanghai",
     ``tz`` is the zone of times that carry no offset; ``now`` (default: the current time) anchors
     relative forms (「3分钟前」「昨天 12:30」) and month-day forms without a year.
     """
+    return parse_datetime_ex(text, tz, now)[0]
+
+
+def parse_datetime_ex(text: str | None, tz: str | tzinfo = "Asia/Shanghai",
+                      now: datetime | None = None) -> tuple[datetime | None, bool]:
+    """Like :func:`parse_datetime`, and whether the text was relative to ``now``.
+
+    ``(datetime, True)`` for 「刚刚」「3小时前」「昨天 12:30」「前天」 and the like (rounded down to
+    the minute): such a date moves each time the page is read.  ``(None, False)`` when the text
+    cannot be read.
+    """
     if text is None:
-        return None
+        return None, False
     try:
-        return _parse(str(text), _zone(tz), now)
+        parsed, relative = _parse(str(text), _zone(tz), now)
     except Exception:  # noqa: BLE001 - never raise: the caller counts an unparsed date
         log.debug("date parse failed for %r", text, exc_info=True)
-        return None
+        return None, False
+    if parsed is None:
+        return None, False
+    if relative:
+        parsed = parsed.replace(second=0, microsecond=0)
+    return parsed, relative
 
 
-def _parse(text: str, zone: tzinfo, now: datetime | None) -> datetime | None:
+def is_relative(text: str | None, tz: str | tzinfo = "Asia/Shanghai") -> bool:
+    """True when ``text`` is a readable date relative to the time of reading (「3小时前」)."""
+    return parse_datetime_ex(text, tz)[1]
+
+
+def _parse(text: str, zone: tzinfo, now: datetime | None) -> tuple[datetime | None, bool]:
+    """(UTC datetime or None, relative?)."""
     text = _clean(text)
     if not text or len(text) > 200:
-        return None
+        return None, False
     now = (now or datetime.now(zone))
     now = now.replace(tzinfo=zone) if now.tzinfo is None else now.astimezone(zone)
     if _EPOCH.match(text):
         value = int(text) / (1000 if len(text) == 13 else 1)
-        return datetime.fromtimestamp(value, timezone.utc)
+        return datetime.fromtimestamp(value, timezone.utc), False
     if _RFC822.match(text):
         try:
             parsed = parsedate_to_datetime(text)
             parsed = parsed.replace(tzinfo=zone) if parsed.tzinfo is None else parsed
-            return parsed.astimezone(timezone.utc)
+            return parsed.astimezone(timezone.utc), False
         except (TypeError, ValueError, IndexError):
             pass
     m = _ISO.search(text)
     if m:
         result = _build(int(m["y"]), int(m["mo"]), int(m["d"]), _hour(m),
                         _offset(m["tz"]) or zone)
-        return result.astimezone(timezone.utc) if result else None
+        return (result.astimezone(timezone.utc) if result else None), False
     result = _relative(text, now)
     if result is not None:
-        return result.astimezone(timezone.utc)
+        return result.astimezone(timezone.utc), True
     m = _MONTH_DAY.search(text)
     if m:
         result = _build(now.year, int(m["mo"]), int(m["d"]), _hour(m), zone)
         if result is not None and result > now:
             result = _build(now.year - 1, int(m["mo"]), int(m["d"]), _hour(m), zone)
         if result is not None:
-            return result.astimezone(timezone.utc)
-    return _dateparser(text, zone, now)
+            return result.astimezone(timezone.utc), False
+    result = _dateparser(text, zone, now)
+    # 「上周」「去年」「5 days ago」: without a four-digit year, what dateparser reads depends on now
+    return result, result is not None and not _YEAR.search(text)
 
 
 def _dateparser(text: str, zone: tzinfo, now: datetime) -> datetime | None:

@@ -3,8 +3,12 @@
 * a source's ``encoding`` key forces that encoding;
 * a body that is valid UTF-8 (and not plain ASCII) is UTF-8, whatever was declared;
 * a body that is not valid UTF-8 keeps a declared encoding that decodes it cleanly, unless that
-  declaration is UTF-8 or a Latin-1 default, in which case gb18030 (a superset of GBK/GB2312) is
-  tried; a page nothing decodes cleanly is read with replacement characters and counted.
+  declaration is UTF-8 or a Latin-1 default, or there is none, in which case gb18030 (a superset
+  of GBK/GB2312) is tried ("charset corrected": whatever the page was going to be read with was
+  wrong); a page nothing decodes cleanly is read with replacement characters and counted.
+
+``declared`` must be what the response declares, not a guess from its bytes (Scrapy guesses
+``cp949`` or ``iso8859-5`` for short GBK pages, and those decode anything).
 """
 from __future__ import annotations
 
@@ -43,12 +47,14 @@ def choose_encoding(body: bytes, declared: str | None, forced: str | None = None
     if _decodes(body, "utf-8"):
         if declared_n == "utf-8" or body.isascii():
             return None, None
+        if not declared_n:  # nothing declared: UTF-8 is what it is, and no correction
+            return "utf-8", None
         return "utf-8", "charset corrected"
     if declared_n and declared_n not in _UNRELIABLE and _decodes(body, declared_n):
         if declared_n in ("gb2312", "gbk"):  # gb18030 also reads the rarer characters
             return "gb18030", None
         return None, None
     if _decodes(body, "gb18030"):
-        return "gb18030", ("charset corrected" if declared_n else None)
+        return "gb18030", "charset corrected"
     return ("gb18030" if declared_n in _UNRELIABLE or not declared_n else None,
             "undecodable bytes")

@@ -1,16 +1,22 @@
 """monitor.crawl: subprocess crawls, statuses, the state database, and the store via the pipeline."""
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
+import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
 from conftest import FIXTURES, shared_data
+from monitor import crawl
 from monitor.app import Monitor
 from monitor.config import SourceConfig, load_config
-from monitor.crawl import crawl_command, judge, run_crawl
+from monitor.crawl import crawl_command, judge, run_crawl, run_crawls
 from monitor.errors import ConfigError
 from monitor.localsite import serve_directory
 from monitor.state import StateDB
@@ -172,3 +178,166 @@ def test_page_url_template_pages(make_config, tmp_path):
                                                       "第3篇文章的标题"]
     assert result.report["pages"] == 6 and result.report["warnings"] == {}
     assert result.report["selector_misses"] == {}
+
+
+def _group_alive(pgid: int) -> list[int]:
+    """Live (not zombie) processes of process group ``pgid`` (Linux /proc)."""
+    alive = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":  # state, ppid, pgrp, ...
+            alive.append(int(entry.name))
+    return alive
+
+
+def _gone(proc: subprocess.Popen) -> bool:
+    """True when the process and every process of its group have ended (zombies left to an
+    init that reaps slowly count as ended)."""
+    return proc.poll() is not None and not _group_alive(proc.pid)
+
+
+def _kill_leftovers(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        if not _gone(proc):
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def test_ctrl_c_stops_the_crawler_and_records_the_run(make_config, monkeypatch):
+    """KeyboardInterrupt while waiting for the crawler (started in a session of its own, so the
+    terminal's SIGINT never reaches it): the crawler is stopped and the run is not left
+    "running"."""
+    procs: list[subprocess.Popen] = []
+
+    with socket.socket() as sock:  # accepts the crawler's connection but never answers
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        sock.settimeout(60)
+
+        class CtrlCPopen(subprocess.Popen):
+            def wait(self, timeout=None):
+                if self in procs:
+                    return super().wait(timeout)
+                procs.append(self)
+                conn, _ = sock.accept()  # the crawler is running and waits for the feed
+                conn.close()
+                raise KeyboardInterrupt
+
+        monkeypatch.setattr(subprocess, "Popen", CtrlCPopen)
+        source = SourceConfig(id="slow", spider="rss", channel="news",
+                              url=f"http://127.0.0.1:{sock.getsockname()[1]}/feed.xml")
+        config = load_config(make_config([source]))
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                run_crawl(config, "slow", timeout=60)
+            assert len(procs) == 1 and _gone(procs[0])
+        finally:
+            _kill_leftovers(procs)
+    state = StateDB(config.state_url)
+    try:
+        (run,) = state.runs("slow")
+        assert run.status == "failed" and run.message == "interrupted"
+        assert run.finished_at is not None
+    finally:
+        state.close()
+
+
+def test_ctrl_c_during_parallel_crawls_stops_them_all(make_config, monkeypatch):
+    """SIGINT lands in the main thread while two crawls run in worker threads: both crawlers
+    (and their children) are stopped promptly, both runs are recorded, the third never starts."""
+    procs: list[subprocess.Popen] = []
+    started = threading.Semaphore(0)
+
+    class RecordingPopen(subprocess.Popen):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            procs.append(self)
+            started.release()
+
+    monkeypatch.setattr(subprocess, "Popen", RecordingPopen)
+    # a crawler that hangs, with a child of its own: the whole process group must go
+    monkeypatch.setattr(crawl, "crawl_command",
+                        lambda *a, **k: ["/bin/sh", "-c", "sleep 30 & sleep 30; wait"])
+    sources = [SourceConfig(id=f"s{n}", spider="rss", channel="news",
+                            url=f"http://127.0.0.1:9/{n}.xml") for n in (1, 2, 3)]
+    config = load_config(make_config(sources))
+    StateDB(config.state_url).close()  # tables first: two StateDB() creating them race
+    main = threading.main_thread().ident
+
+    def interrupt():
+        for _ in range(2):
+            started.acquire(timeout=30)
+        time.sleep(0.3)
+        signal.pthread_kill(main, signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    began = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_crawls(config, ["s1", "s2", "s3"], parallel=2, timeout=20)
+        assert time.monotonic() - began < 15
+        assert len(procs) == 2 and all(_gone(p) for p in procs)
+    finally:
+        _kill_leftovers(procs)
+    state = StateDB(config.state_url)
+    try:
+        runs = {r.source: r for r in state.runs()}
+        assert sorted(runs) == ["s1", "s2"]
+        assert all(r.status == "failed" and r.message == "interrupted" for r in runs.values())
+    finally:
+        state.close()
+
+
+def test_recrawl_of_moved_items_with_relative_dates_is_unchanged(make_config, tmp_path):
+    """An article that moved to list page 2 and one dated 「3小时前」 are unchanged on a re-crawl:
+    the list page is not part of the document, and a relative date is flagged (and rounded to
+    the minute) so the first-seen date is kept."""
+    root = tmp_path / "site"
+    root.mkdir()
+    articles = {"a1": ("停水通知发布", "3小时前"), "a2": ("道路施工公告", "昨天 12:30"),
+                "a3": ("招聘公告发布", "2026-11-03 08:00")}
+    for name, (title, date) in articles.items():
+        (root / f"{name}.html").write_text(
+            f"<html><body><h1>{title}</h1><div class='c'><p>{title}的正文。</p></div>"
+            f"<span class='t'>{date}</span></body></html>", encoding="utf-8")
+
+    def lists(page1: list[str], page2: list[str]) -> None:
+        for name, links in (("list.html", page1), ("list_2.html", page2)):
+            items = "".join(f'<li><a href="{a}.html">x</a></li>' for a in links)
+            nxt = '<a class="next" href="list_2.html">下一页</a>' if name == "list.html" else ""
+            (root / name).write_text(f'<ul class="l">{items}</ul>{nxt}', encoding="utf-8")
+
+    lists(["a1", "a2"], ["a3"])
+    with serve_directory(root) as base:
+        source = SourceConfig(id="moving", spider="news_list", channel="portal",
+                              url=f"{base}/list.html", max_pages=2,
+                              selectors={"links": "ul.l a", "next_page": "a.next",
+                                         "title": "h1", "content": "div.c", "published": ".t"})
+        config_dir = make_config([source], disabled=["sentiment_snownlp", "topics", "risk"])
+        config = load_config(config_dir)
+        with Monitor(config) as monitor:
+            first = run_crawl(config, "moving", monitor=monitor)
+            assert first.status == "ok", first.message + first.log_tail
+            assert first.report["ingest"]["inserted"] == 3
+            stored = {h.document.title: h.document for h in
+                      monitor.store.search(SearchQuery(sort="newest")).hits}
+            lists(["a3", "a2"], ["a1"])  # a1 moved to page 2, a3 to page 1
+            second = run_crawl(config, "moving", monitor=monitor)
+            assert second.status == "ok", second.message + second.log_tail
+            assert second.report["ingest"]["unchanged"] == 3, second.report["ingest"]
+            assert second.report["ingest"]["updated"] == 0
+            assert second.report["warnings"]["relative date"] == 2
+            again = {h.document.title: h.document for h in
+                     monitor.store.search(SearchQuery(sort="newest")).hits}
+    for title in ("停水通知发布", "道路施工公告"):
+        doc = again[title]
+        assert doc.extra == {"date_relative": True}
+        assert doc.published_at == stored[title].published_at
+        assert doc.published_at.second == 0 and doc.published_at.microsecond == 0
+    assert again["招聘公告发布"].extra == {}  # no list page, no flag

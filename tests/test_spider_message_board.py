@@ -4,7 +4,9 @@ The Shanghai columns share one template but use prefixed ids on one (``ctl00_...
 bare ids on the other (``lblName``), so the source selects by id suffix.  The synthetic board
 (tests/fixtures/pages/board/*.synthetic.html) adds what the real pages lack: GBK, list
 pagination, a pending letter, a broken page, a 404 link, a page without a charset declaration
-and one with bytes no decoder accepts.
+and one with bytes no decoder accepts.  Another synthetic board (board_plain/) has short GBK
+pages that declare no charset at all, relative dates, and a letter number selector that matches
+a page-wide element.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import pytest
 from conftest import FIXTURES, shared_data
 from monitor.config import SourceConfig, load_config
 from monitor.crawl import run_crawls
+from monitor.documents import make_doc_id
 from monitor.localsite import serve_directory
 from monitor.starter import write_config
 
@@ -42,6 +45,9 @@ BOARD_SELECTORS = {
     "status": ".status",
 }
 
+PLAIN_SELECTORS = {"links": "ul.l a", "title": "h1", "question": "div.q", "submitted": ".t",
+                   "number": ".no"}  # ".no" is the site's id, the same on every page
+
 
 @pytest.fixture(scope="module")
 def crawls(tmp_path_factory):
@@ -57,6 +63,7 @@ def crawls(tmp_path_factory):
         overrides[f"/{column}/feedback/feedbacklist"] = "text/html"
         overrides[f"/{column}/feedback/feedbackshow__id={letter_id}"] = "text/html"
     shutil.copytree(FIXTURES / "pages" / "board", root / "board")
+    shutil.copytree(FIXTURES / "pages" / "board_plain", root / "board_plain")
     with serve_directory(root, charset=None, overrides=overrides) as base:
         sources = [
             SourceConfig(id=f"sh-{column}", spider="message_board", channel="mailbox",
@@ -65,10 +72,13 @@ def crawls(tmp_path_factory):
             for column in SHANGHAI
         ] + [SourceConfig(id="board", spider="message_board", channel="board",
                           url=f"{base}/board/list.synthetic.html", max_pages=5,
-                          department="某市人民政府办公室", selectors=BOARD_SELECTORS)]
+                          department="某市人民政府办公室", selectors=BOARD_SELECTORS),
+                       SourceConfig(id="board-plain", spider="message_board", channel="board",
+                                    url=f"{base}/board_plain/list.synthetic.html",
+                                    selectors=PLAIN_SELECTORS)]
         config_dir = tmp_path_factory.mktemp("cfg") / "config"
         write_config(config_dir, sources=sources, disabled=["sentiment_snownlp"])
-        results = run_crawls(load_config(config_dir), ["sh-swld", "sh-szzc", "board"],
+        results = run_crawls(load_config(config_dir), [s.id for s in sources],
                              parallel=2, dry_run=True, timeout=120)
     return {r.source: r for r in results}
 
@@ -146,6 +156,38 @@ def test_synthetic_gbk_board(crawls):
     assert report["selector_pages"]["next_page"] == 2 and report["selector_misses"]["next_page"] == 1
     assert report["selector_misses"]["title"] == 1  # the broken page
     assert any("broken.synthetic.html" in m for m in report["messages"])
+    # the list page is not part of a letter: a letter moving to page 2 is not an update
+    assert all("list_page" not in d.extra for d in result.items)
+    assert all("date_relative" not in d.extra for d in result.items)
+
+
+def test_short_undeclared_gbk_pages_relative_dates_and_a_page_wide_number(crawls):
+    result = crawls["board-plain"]
+    report = result.report
+    assert result.status == "ok", result.message + result.log_tail
+    # no charset anywhere and too short for Scrapy's guess (cp949, mac-latin2): read as GB18030
+    by_title = {d.title: d for d in result.items}
+    assert sorted(by_title) == ["井盖破损", "公厕脏乱", "路灯不亮"]
+    assert by_title["路灯不亮"].text == "请处理。" and by_title["公厕脏乱"].text == "凌晨卸货。"
+    assert report["warnings"]["charset corrected"] == 4  # the list page and three letters
+    # every letter "has" the number ID 1100: one keeps it, the others get ids from their URLs
+    assert report["warnings"]["duplicate letter number"] == 2
+    assert sorted(d.platform_id or "-" for d in result.items) == ["-", "-", "ID 1100"]
+    for doc in result.items:
+        if doc.platform_id is None:
+            assert doc.extra["number"] == "ID 1100"
+            assert doc.id == make_doc_id("board-plain", url=doc.url)
+    assert len({d.id for d in result.items}) == 3
+    assert any("duplicate letter number 'ID 1100'" in m for m in report["messages"])
+    # 「3小时前」「昨天 12:30」 are flagged (and rounded to the minute); a full date is not
+    assert report["warnings"]["relative date"] == 2
+    for title in ("路灯不亮", "井盖破损"):
+        doc = by_title[title]
+        assert doc.extra["date_relative"] is True
+        assert doc.published_at.second == 0 and doc.published_at.microsecond == 0
+    assert "date_relative" not in by_title["公厕脏乱"].extra
+    assert by_title["公厕脏乱"].published_at == _day(2026, 11, 5)
+    assert all("list_page" not in d.extra for d in result.items)
 
 
 @pytest.mark.parametrize("name, masked", [

@@ -76,6 +76,8 @@ def test_articles_titles_dates_and_text(crawl):
         assert not any(bad in doc.title + doc.text for bad in MOJIBAKE), path
         assert doc.channel == "news" and doc.source == "gne-news" and doc.kind == "article"
         assert doc.place == "测试市"
+        assert "list_page" not in doc.extra  # moving to another list page is not an update
+        assert "date_relative" not in doc.extra
     # page furniture is not content
     assert "站内检索" not in by_path["people/1.html"].text
     assert "热门搜索" not in by_path["shanxi/1.html"].text
@@ -120,7 +122,8 @@ GBK_PAGE = "<html><body><h1>政府信箱留言测试标题</h1><p>这是一个�
     (GBK_PAGE.encode("gbk"), "gb2312", None, ("gb18030", None)),              # widened
     (GBK_PAGE.encode("gbk"), "utf-8", None, ("gb18030", "charset corrected")),  # lying header
     (GBK_PAGE.encode("gbk"), "cp1252", None, ("gb18030", "charset corrected")),
-    (GBK_PAGE.encode("gbk"), None, None, ("gb18030", None)),                  # no declaration
+    (GBK_PAGE.encode("gbk"), None, None, ("gb18030", "charset corrected")),   # no declaration
+    (GBK_PAGE.encode("utf-8"), None, None, ("utf-8", None)),
     (GBK_PAGE.encode("gbk") + b"\xff\xfe\x80", "gb18030", None, (None, "undecodable bytes")),
     (GBK_PAGE.encode("gbk") + b"\xff\xfe\x80", "utf-8", None, ("gb18030", "undecodable bytes")),
     (b"<html>ascii only</html>", "cp1252", None, (None, None)),

@@ -1,5 +1,6 @@
-"""rss spider: the Xinhua channel feeds (RSS 2.0, one with non-RFC-822 dates) and a synthetic Atom
-feed whose entries are fetched for their full text."""
+"""rss spider: the Xinhua channel feeds (RSS 2.0, one with non-RFC-822 dates), a synthetic Atom
+feed whose entries are fetched for their full text, and a synthetic RSS feed whose entries share
+one page."""
 from __future__ import annotations
 
 import re
@@ -39,6 +40,9 @@ def crawls(tmp_path_factory):
             SourceConfig(id="county", spider="rss", channel="portal", own=True,
                          url=f"{base}/county/atom.synthetic.xml", fetch_detail=True,
                          department="县政府办公室", selectors={"content": "#zoom"}),
+            SourceConfig(id="county-media", spider="rss", channel="portal",
+                         url=f"{base}/county/same_link.synthetic.xml", fetch_detail=True,
+                         selectors={"content": "#zoom"}),
         ]
         config_dir = tmp_path_factory.mktemp("cfg") / "config"
         write_config(config_dir, sources=sources, disabled=["sentiment_snownlp"])
@@ -101,3 +105,37 @@ def test_atom_feed_with_detail_pages(crawls):
     assert report["error_kinds"] == {"HTTP 404": 1}
     assert report["skip_reasons"] == {"entry without link": 1}
     assert report["pages"] == 3 and report["items"] == 2
+
+
+def test_entries_sharing_one_page_are_all_kept(crawls):
+    """Different guids, one link: each entry is fetched and kept (Scrapy's duplicate filter
+    would drop the second request without a trace); a repeated entry is a counted skip, a guid
+    reused for another page falls back to the link, and a relative date is flagged."""
+    _feeds, results = crawls
+    result = results["county-media"]
+    report = result.report
+    assert result.status == "ok", result.message + result.log_tail
+    assert len(result.items) == 3
+    by_title = {d.title: d for d in result.items}
+    assert sorted(by_title) == ["【图文】县政府召开防汛工作部署会", "【视频】县政府召开防汛工作部署会",
+                                "【转载】县政府召开防汛工作部署会"]
+    video, text, reprint = (by_title["【视频】县政府召开防汛工作部署会"],
+                            by_title["【图文】县政府召开防汛工作部署会"],
+                            by_title["【转载】县政府召开防汛工作部署会"])
+    assert video.url == text.url and video.url.endswith("/county/article1.synthetic.html")
+    assert video.platform_id == "urn:example:county:media:2001"
+    assert text.platform_id == "urn:example:county:media:2002"
+    assert reprint.platform_id == reprint.url and reprint.url.endswith("?from=rss")
+    assert reprint.extra["guid"] == "urn:example:county:media:2002"
+    assert len({d.id for d in result.items}) == 3
+    for doc in result.items:  # every entry got the page's text
+        assert doc.text.startswith("11月20日上午，县政府召开防汛工作部署会"), doc.title
+    # 「3小时前」: flagged, and rounded to the minute so a re-crawl seconds later agrees
+    assert video.extra["date_relative"] is True
+    assert video.published_at.second == 0 and video.published_at.microsecond == 0
+    assert "date_relative" not in text.extra
+    assert text.published_at == datetime(2026, 11, 20, 9, 30, tzinfo=SH)
+    assert report["pages"] == 4 and report["items"] == 3
+    assert report["skip_reasons"] == {"duplicate entry": 1}
+    assert report["warnings"] == {"duplicate guid": 1, "relative date": 1}
+    assert report["errors"] == 0

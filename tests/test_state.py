@@ -35,3 +35,23 @@ def test_runs_and_health(tmp_path):
     again.finish_run(failed, status="failed", message="unreachable", now=T0)
     assert again.health("b").consecutive_failed == 1
     assert again.health("never").last_run is None
+
+
+def test_two_processes_opening_a_new_database_at_once(tmp_path):
+    import threading
+
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    errors = []
+
+    def open_it():
+        try:
+            StateDB(url).close()
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []

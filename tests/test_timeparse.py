@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor.timeparse import parse_datetime
+from monitor.timeparse import is_relative, parse_datetime, parse_datetime_ex
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=SH)
@@ -81,3 +81,31 @@ def test_dateparser_fallback_is_used_for_other_wordings():
     # 「上周」「去年」 are not among the fast patterns; dateparser (languages=['zh']) reads them
     assert parse_datetime("上周", now=NOW) == NOW - timedelta(weeks=1)
     assert parse_datetime("去年", now=NOW) == sh(2025, 11, 22, 10)
+
+
+@pytest.mark.parametrize("text, relative", [
+    ("刚刚", True), ("3分钟前", True), ("2小时前", True), ("三天前", True), ("昨天 12:30", True),
+    ("今天 08:05", True), ("前天", True), ("上周", True),
+    ("2026-11-20 09:30", False), ("2022年9月27日", False), ("11-20", False),
+    ("Tue, 20 Jan 2026 00:00:00 +0800", False), ("1700000000", False),
+    ("garbage", False), ("", False), (None, False),
+])
+def test_relative_forms_are_flagged(text, relative):
+    parsed, flagged = parse_datetime_ex(text, now=NOW)
+    assert flagged is relative
+    assert (parsed is not None) == (text not in ("garbage", "", None))
+    assert parsed == parse_datetime(text, now=NOW)
+    assert is_relative(text) is relative
+
+
+def test_relative_results_are_rounded_to_the_minute():
+    now = datetime(2026, 11, 22, 10, 7, 41, 123456, tzinfo=SH)
+    assert parse_datetime_ex("3小时前", now=now) == (sh(2026, 11, 22, 7, 7), True)
+    assert parse_datetime_ex("刚刚", now=now) == (sh(2026, 11, 22, 10, 7), True)
+    assert parse_datetime("半分钟前", now=now) == sh(2026, 11, 22, 10, 7)
+    # two readings seconds apart agree
+    later = now + timedelta(seconds=15)
+    assert parse_datetime("5分钟前", now=now) == parse_datetime("5分钟前", now=later)
+    # an absolute time keeps its seconds
+    assert parse_datetime_ex("2026-11-20 09:30:15", now=now) == (sh(2026, 11, 20, 9, 30, 15),
+                                                                  False)

@@ -16,7 +16,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 
 from monitor.config import MonitorConfig, SourceConfig, load_config
 from monitor.documents import Document, Reply
-from monitor.timeparse import parse_datetime
+from monitor.timeparse import parse_datetime_ex
 from spiders.report import RunReport
 from spiders.selectors import extract
 
@@ -78,12 +78,16 @@ class SourceSpider(scrapy.Spider):
 
     # -- requests and errors ---------------------------------------------------------------------
 
-    def request(self, url: str, callback: Any, *, start: bool = False, **meta: Any
-                ) -> scrapy.Request:
-        """A request whose failures are counted (and whose start URL is watched)."""
+    def request(self, url: str, callback: Any, *, start: bool = False,
+                dont_filter: bool = False, **meta: Any) -> scrapy.Request:
+        """A request whose failures are counted (and whose start URL is watched).
+
+        ``dont_filter``: fetch even a URL already requested (Scrapy's duplicate filter drops a
+        repeat silently, without calling the errback).
+        """
         meta["start"] = start
         return scrapy.Request(url, callback=callback, errback=self.on_error, meta=meta,
-                              dont_filter=start)
+                              dont_filter=start or dont_filter)
 
     def on_error(self, failure: Any) -> Iterator[Any]:
         """Count a download or HTTP error; yield the fallback item a request carried, if any."""
@@ -137,14 +141,24 @@ class SourceSpider(scrapy.Spider):
         self.report.selector(name, bool(text))
         return text
 
-    def parse_date(self, raw: str | None, what: str = "date") -> Any:
-        """A UTC datetime from page text; an unreadable one is counted as "unparsed date"."""
+    def parse_date(self, raw: str | None, what: str = "date", *,
+                   extra: dict[str, Any] | None = None) -> Any:
+        """A UTC datetime from page text; an unreadable one is counted as "unparsed date".
+
+        A relative date (「3小时前」「昨天 12:30」) is rounded to the minute and, when ``extra`` is
+        given, flagged there as ``date_relative`` so that a re-crawl of unchanged content keeps
+        the first-seen date instead of a drifting one.
+        """
         if not raw:
             return None
-        parsed = parse_datetime(raw, tz=self.config.timezone)
+        parsed, relative = parse_datetime_ex(raw, tz=self.config.timezone)
         if parsed is None:
             self.report.warn(f"unparsed {what}")
             self.report.note(f"unparsed {what}: {raw[:60]!r}")
+        elif relative:
+            self.report.warn(f"relative {what}")
+            if extra is not None:
+                extra["date_relative"] = True
         return parsed
 
     def make_item(self, url: str, *, reply_text: str = "", reply_unit: str | None = None,

@@ -6,11 +6,17 @@ Selectors: ``links``, ``next_page`` (list pages); ``title``, ``question``, ``ask
 
 * a non-empty reply makes the status "replied", else "pending" — unless the page's own status
   word (kept in ``extra["site_status"]``) says otherwise;
-* the letter number becomes the platform id, so the document id survives URL changes;
+* the letter number becomes the platform id, so the document id survives URL changes — unless
+  the number repeats on another letter's page (a ``number`` selector that matches something
+  page-wide): then that letter's id comes from its URL, the number is kept in ``extra["number"]``
+  and the report counts a "duplicate letter number";
+* a relative submitted date (「3小时前」) sets ``extra["date_relative"]``;
 * the asker keeps the surname only, and a reply's opening salutation is masked the same way.
 """
 from __future__ import annotations
 
+import hashlib
+import logging
 import re
 from typing import Any, Iterator
 
@@ -18,6 +24,8 @@ from monitor.documents import STATUS_PENDING, STATUS_REPLIED
 from spiders.generic.listing import ListSpider
 from spiders.privacy import mask_name, mask_salutation
 from spiders.selectors import inline
+
+log = logging.getLogger(__name__)
 
 _PENDING_WORDS = ("未回复", "未答复", "待回复", "待答复", "未办结", "办理中", "处理中", "待处理",
                   "受理中", "已受理", "待办理", "转办", "交办", "审核中", "待审核", "调查中")
@@ -42,6 +50,11 @@ class MessageBoardSpider(ListSpider):
 
     name = "message_board"
 
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        # letter number → (URL, hash of title and question) of this crawl's first letter with it
+        self.numbers: dict[str, tuple[str, str]] = {}
+
     def parse_detail(self, response: Any) -> Iterator[Any]:
         """One letter page → one message item (or a counted skip)."""
         if not self.is_page(response):
@@ -64,7 +77,8 @@ class MessageBoardSpider(ListSpider):
         reply_unit = self.field(response, "reply_unit", one_line=True) or ""
         site_status = self.field(response, "status", one_line=True) or ""
         submitted_raw = self.field(response, "submitted", one_line=True)
-        submitted = self.parse_date(submitted_raw)
+        extra: dict[str, Any] = {}
+        submitted = self.parse_date(submitted_raw, extra=extra)
         replied_at = self.parse_date(self.field(response, "reply_time", one_line=True),
                                      "reply date")
         if reply and replied_at is None:
@@ -73,7 +87,10 @@ class MessageBoardSpider(ListSpider):
                 replied_at = self.parse_date(tail.group(1), "reply date")
                 self.report.warn("reply date from reply text")
         status = STATUS_REPLIED if reply else STATUS_PENDING
-        extra: dict[str, Any] = {"list_page": response.meta.get("list_page")}
+        # the list page is not kept: a letter that moved to another page is not "updated"
+        log.debug("%s from list page %s", response.url, response.meta.get("list_page"))
+        content = hashlib.sha1(f"{title}\x1f{question}".encode("utf-8")).hexdigest()
+        platform_id = self.platform_id(number, response.url, content, extra)
         if site_status:
             extra["site_status"] = site_status
             mapped = status_from_site(site_status)
@@ -87,5 +104,20 @@ class MessageBoardSpider(ListSpider):
             author=mask_name(asker) if asker else None, published_at=submitted,
             department=unit or reply_unit or None,
             place=self.field(response, "place", one_line=True) or None,
-            platform_id=number or None, status=status, reply_text=reply,
+            platform_id=platform_id, status=status, reply_text=reply,
             reply_unit=reply_unit or None, replied_at=replied_at, extra=extra)
+
+    def platform_id(self, number: str, url: str, content: str, extra: dict[str, Any]
+                    ) -> str | None:
+        """The letter number as platform id, or None (the URL decides the id) when it is empty
+        or another letter of this crawl (another URL, other content) already had it."""
+        if not number:
+            return None
+        first, first_content = self.numbers.setdefault(number, (url, content))
+        if first == url or first_content == content:  # the same letter (maybe by another URL)
+            return number
+        self.report.warn("duplicate letter number")
+        self.report.note(f"duplicate letter number {number!r} on {url} (first on {first}); "
+                         f"the letter's id comes from its URL")
+        extra["number"] = number
+        return None

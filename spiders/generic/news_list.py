@@ -6,11 +6,14 @@ Selectors: ``links``, ``next_page`` (list pages); ``title``, ``published``, ``co
 """
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any, Iterator
 
 from spiders.generic.listing import ListSpider
 from spiders.heuristics import guess_published, guess_title, main_text
+
+log = logging.getLogger(__name__)
 
 _AUTHOR_LABEL = re.compile(r"^\s*(?:作者|记者|撰稿|文|编辑|责任编辑|来源)\s*[:：/]\s*")
 
@@ -41,13 +44,15 @@ class NewsListSpider(ListSpider):
         if not raw_date:
             raw_date = guess_published(response, title)
             self.report.warn("date fallback")
-        published = self.parse_date(raw_date)
+        extra: dict[str, Any] = {}
+        published = self.parse_date(raw_date, extra=extra)
         if not raw_date:
             self.report.warn("no date")
         author = self.field(response, "author", one_line=True) or None
         if author:
             author = _AUTHOR_LABEL.sub("", author)[:100] or None
         place = self.field(response, "place", one_line=True) or None
-        extra = {"list_page": response.meta.get("list_page")}
+        # the list page is not kept: an article that moved to another page is not "updated"
+        log.debug("%s from list page %s", response.url, response.meta.get("list_page"))
         yield self.make_item(response.url, title=title, text=text, kind="article",
                              author=author, published_at=published, place=place, extra=extra)

@@ -1,9 +1,13 @@
 """``rss``: an RSS 2.0 / RSS 1.0 / Atom feed → one article per entry.
 
-The entry's guid (Atom: id) is the platform id.  With ``fetch_detail = true`` and a ``content``
-selector, each entry's page is fetched for the full text; when that page fails or the selector
-finds nothing, the feed's description is kept (never a lost entry).  Dates that are not RFC 822
-(``2025-12-29 19:58:18``) are read by :func:`monitor.timeparse.parse_datetime`.
+The entry's guid (Atom: id) is the platform id, and the key that tells entries apart: a guid
+seen before in the same feed is skipped ("duplicate entry"), while entries with different guids
+that share one link are all kept.  With ``fetch_detail = true`` and a ``content`` selector, each
+entry's page is fetched for the full text (once per entry: Scrapy's duplicate filter would
+otherwise drop the second request for a shared link silently); when that page fails or the
+selector finds nothing, the feed's description is kept (never a lost entry).  Dates that are not
+RFC 822 (``2025-12-29 19:58:18``) are read by :func:`monitor.timeparse.parse_datetime`; a relative
+one (「3小时前」) sets ``extra["date_relative"]``.
 """
 from __future__ import annotations
 
@@ -92,20 +96,24 @@ class RssSpider(SourceSpider):
             self.report.warn("empty feed")
             self.report.note(f"no <item> or <entry> in {response.url}")
         detail = self.source.fetch_detail and bool(self.source.selectors.get("content"))
+        seen: dict[str, str] = {}  # guid → link of the first entry with it
         for entry in entries:
-            item = self.entry_item(entry, response)
+            item = self.entry_item(entry, response, seen)
             if item is None:
                 continue
             if not self.take():
                 self.report.warn("not followed (max_items/limit)")
                 continue
             if detail and item.url:
-                yield self.request(item.url, self.parse_detail, fallback_item=item)
+                # guids, not URLs, tell entries apart: two entries may share one page
+                yield self.request(item.url, self.parse_detail, dont_filter=True,
+                                   fallback_item=item)
             else:
                 yield item
 
-    def entry_item(self, entry: Any, response: Any) -> Any:
-        """One feed entry → an item (None, counted, when it has no link and no id)."""
+    def entry_item(self, entry: Any, response: Any, seen: dict[str, str] | None = None) -> Any:
+        """One feed entry → an item (None, counted, when it has no link and no id, or repeats
+        an entry of ``seen``: guid → link of the entries read so far)."""
         title = inline(html_to_text(_child_text(entry, "title")))
         link = ""
         for child in entry:
@@ -130,6 +138,19 @@ class RssSpider(SourceSpider):
         if not title and not text:
             self.report.skip("no title or text", link)
             return None
+        platform_id = guid or link
+        if seen is not None:
+            first = seen.get(platform_id)
+            if first is None:
+                seen[platform_id] = link
+            elif first == link:  # the same entry twice
+                self.report.skip("duplicate entry", link)
+                return None
+            else:  # a feed that gives one guid to different pages: the link tells them apart
+                self.report.warn("duplicate guid")
+                self.report.note(f"duplicate guid {guid!r} on {link} (first on {first}); "
+                                 f"the entry's id comes from its link")
+                platform_id = link
         raw_date = next((d for d in (_child_text(entry, t) for t in _DATE_TAGS) if d), "")
         if not raw_date:
             self.report.warn("no date")
@@ -140,10 +161,13 @@ class RssSpider(SourceSpider):
             author = inline(name or "".join(author_el.itertext()))[:100] or None
         categories = [inline(c.get("term") or "".join(c.itertext()))
                       for c in entry if _local(c) == "category"]
-        extra = {"categories": [c for c in categories if c]} if any(categories) else {}
+        extra: dict[str, Any] = ({"categories": [c for c in categories if c]}
+                                 if any(categories) else {})
+        if platform_id != (guid or link):
+            extra["guid"] = guid
+        published = self.parse_date(raw_date, extra=extra)
         return self.make_item(link, title=title, text=text, kind="article", author=author,
-                              published_at=self.parse_date(raw_date),
-                              platform_id=guid or link, extra=extra)
+                              published_at=published, platform_id=platform_id, extra=extra)
 
     def parse_detail(self, response: Any) -> Iterator[Any]:
         """The entry's page: its ``content`` replaces the feed description when found."""
