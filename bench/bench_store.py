@@ -24,7 +24,6 @@ import platform
 import random
 import resource
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time

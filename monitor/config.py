@@ -12,18 +12,16 @@ broken source file does not stop the other sources: it is reported by ``load_con
 from __future__ import annotations
 
 import difflib
-import json
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.documents import CHANNELS
 from monitor.errors import ConfigError
 from monitor.store import StoreConfig
+from monitor.tomlfile import Table, non_negative, read_toml, toml_value
 
 ENV_CONFIG_DIR = "MONITOR_CONFIG_DIR"
 SPIDERS = ("rss", "news_list", "message_board")
@@ -83,12 +81,12 @@ class SourceConfig:
             value = getattr(self, key)
             default = SOURCE_DEFAULTS.get(key)
             if key in ("name", "spider", "channel", "url") or value != default:
-                lines.append(f"{key} = {_toml_value(value)}")
+                lines.append(f"{key} = {toml_value(value)}")
         if self.selectors:
             lines.append("")
             lines.append("[selectors]")
             for key, value in self.selectors.items():
-                lines.append(f"{key} = {_toml_value(value)}")
+                lines.append(f"{key} = {toml_value(value)}")
         return "\n".join(lines) + "\n"
 
 
@@ -138,89 +136,9 @@ class MonitorConfig:
         return self.plugin_settings.get(name, {})
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    # a JSON string is a valid TOML basic string, control characters escaped included
-    return json.dumps(str(value), ensure_ascii=False)
-
-
 def resolve_config_dir(config_dir: str | os.PathLike | None) -> Path:
     """The directory given, else ``$MONITOR_CONFIG_DIR``, else ``./config``."""
     return Path(config_dir or os.environ.get(ENV_CONFIG_DIR) or "config").resolve()
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    """Parse one TOML file; syntax or encoding problems become a ConfigError naming the file."""
-    try:
-        # utf-8-sig: Windows editors often save a byte-order mark that TOML does not allow
-        return tomllib.loads(Path(path).read_bytes().decode("utf-8-sig"))
-    except FileNotFoundError:
-        raise ConfigError("file not found", path=path) from None
-    except IsADirectoryError:
-        raise ConfigError("is a directory; expected a TOML file", path=path) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror or exc}", path=path) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", path=path) from None
-    except UnicodeDecodeError:
-        raise ConfigError("not UTF-8 text; save the file as UTF-8", path=path) from None
-
-
-class _Table:
-    """Reads typed values from one TOML table and rejects keys it does not know."""
-
-    def __init__(self, data: dict, path: Path, prefix: str = ""):
-        if not isinstance(data, dict):
-            raise ConfigError("expected a table", path=path, key=prefix or None)
-        self.data, self.path, self.prefix = data, path, prefix
-        self.used: set[str] = set()
-
-    def _key(self, key: str) -> str:
-        return f"{self.prefix}.{key}" if self.prefix else key
-
-    def get(self, key: str, kind: type | tuple, default: Any = None, *, required: bool = False):
-        self.used.add(key)
-        if key not in self.data:
-            if required:
-                raise ConfigError("missing; this key is required", path=self.path,
-                                  key=self._key(key))
-            return default
-        value = self.data[key]
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-            names = " or ".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds)
-            raise ConfigError(f"expected {names}, got {value!r}", path=self.path,
-                              key=self._key(key))
-        return value
-
-    def table(self, key: str) -> "_Table":
-        self.used.add(key)
-        return _Table(self.data.get(key, {}), self.path, self._key(key))
-
-    def reject_unknown(self, allowed: set[str] | None = None):
-        allowed = self.used if allowed is None else allowed
-        for key in self.data:
-            if key not in allowed:
-                close = difflib.get_close_matches(key, sorted(allowed), n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else (
-                    f"; known keys: {', '.join(sorted(allowed))}")
-                raise ConfigError(f"unknown key{hint}", path=self.path, key=self._key(key))
-
-
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-               list: "a list", dict: "a table"}
-
-
-def _positive(table: _Table, key: str, default: int) -> int:
-    value = table.get(key, int, default)
-    if value < 0:
-        raise ConfigError(f"must be 0 or more, got {value}", path=table.path, key=table._key(key))
-    return value
 
 
 def is_xpath(expr: str) -> bool:
@@ -250,7 +168,7 @@ def selector_error(expr: str) -> str | None:
 
 def parse_source(data: dict, path: Path) -> SourceConfig:
     """Check one source file's content and build its SourceConfig."""
-    t = _Table(data, path)
+    t = Table(data, path)
     t.reject_unknown(SOURCE_KEYS)  # a misspelt key says "did you mean", not "missing"
     source_id = t.get("id", str, path.stem)
     if not SOURCE_ID_RE.match(source_id):
@@ -293,8 +211,8 @@ def parse_source(data: dict, path: Path) -> SourceConfig:
         id=source_id, spider=spider, channel=channel, url=url,
         name=t.get("name", str, ""), enabled=t.get("enabled", bool, True),
         own=t.get("own", bool, False),
-        interval_minutes=max(1, _positive(t, "interval_minutes", 60)),
-        max_pages=_positive(t, "max_pages", 3), max_items=_positive(t, "max_items", 0),
+        interval_minutes=max(1, non_negative(t, "interval_minutes", 60)),
+        max_pages=non_negative(t, "max_pages", 3), max_items=non_negative(t, "max_items", 0),
         page_url=page_url, fetch_detail=t.get("fetch_detail", bool, True), encoding=encoding,
         place=t.get("place", str, ""), department=t.get("department", str, ""),
         selectors=selectors, path=path,
@@ -330,7 +248,7 @@ def load_config(config_dir: str | os.PathLike | None = None) -> MonitorConfig:
                           "create one with `monitor init`")
     if not main.exists():
         raise ConfigError("file not found; create a configuration with `monitor init`", path=main)
-    t = _Table(read_toml(main), main)
+    t = Table(read_toml(main), main)
 
     mon = t.table("monitor")
     tz = mon.get("timezone", str, "Asia/Shanghai")
@@ -367,9 +285,9 @@ def load_config(config_dir: str | os.PathLike | None = None) -> MonitorConfig:
 
     cr = t.table("crawl")
     crawl = CrawlSettings(
-        timeout_seconds=max(1, _positive(cr, "timeout_seconds", 600)),
+        timeout_seconds=max(1, non_negative(cr, "timeout_seconds", 600)),
         download_delay=cr.get("download_delay", float, 0.0),
-        concurrent_requests=max(1, _positive(cr, "concurrent_requests", 8)),
+        concurrent_requests=max(1, non_negative(cr, "concurrent_requests", 8)),
         user_agent=cr.get("user_agent", str, CrawlSettings.user_agent),
         obey_robots=cr.get("obey_robots", bool, False),
         python=cr.get("python", str, ""),
