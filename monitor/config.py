@@ -26,6 +26,11 @@ from monitor.tomlfile import Table, non_negative, read_toml, toml_value
 ENV_CONFIG_DIR = "MONITOR_CONFIG_DIR"
 SPIDERS = ("rss", "news_list", "message_board")
 SOURCE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+FORMATS = ("html", "json")
+JSON_PATH_RE = re.compile(r"^[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*$")
+#: message_board selectors that only one format uses.
+JSON_ONLY_SELECTORS = {"items", "link"}
+HTML_ONLY_SELECTORS = {"links", "next_page"}
 
 #: Selector names each generic spider understands (all optional; see docs/sources.md).
 SELECTOR_KEYS = {
@@ -33,7 +38,7 @@ SELECTOR_KEYS = {
     "news_list": {"links", "next_page", "title", "published", "content", "author", "place"},
     "message_board": {
         "links", "next_page", "title", "question", "asker", "submitted", "unit", "number",
-        "reply", "reply_unit", "reply_time", "status", "place",
+        "reply", "reply_unit", "reply_time", "status", "place", "items", "link",
     },
 }
 
@@ -69,6 +74,8 @@ class SourceConfig:
     encoding: str = ""  # force a charset when a site lies in both header and <meta>
     place: str = ""  # default place for items of this source
     department: str = ""  # default responsible department
+    format: str = "html"  # message_board: "html" pages or a "json" API (dotted-path selectors)
+    request_body: str = ""  # json: POST list pages with this body, "{page}" = the page number
     selectors: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
 
@@ -77,7 +84,7 @@ class SourceConfig:
         lines = [f"# Source {self.id}: see docs/sources.md for every key"]
         for key in ("name", "spider", "channel", "url", "enabled", "own", "interval_minutes",
                     "max_pages", "max_items", "page_url", "fetch_detail", "encoding", "place",
-                    "department"):
+                    "department", "format", "request_body"):
             value = getattr(self, key)
             default = SOURCE_DEFAULTS.get(key)
             if key in ("name", "spider", "channel", "url") or value != default:
@@ -92,12 +99,12 @@ class SourceConfig:
 
 SOURCE_KEYS = {"id", "spider", "channel", "url", "selectors", "name", "enabled", "own",
                "interval_minutes", "max_pages", "max_items", "page_url", "fetch_detail",
-               "encoding", "place", "department"}
+               "encoding", "place", "department", "format", "request_body"}
 
 SOURCE_DEFAULTS = {
     "name": "", "enabled": True, "own": False, "interval_minutes": 60, "max_pages": 3,
     "max_items": 0, "page_url": "", "fetch_detail": True, "encoding": "", "place": "",
-    "department": "",
+    "department": "", "format": "html", "request_body": "",
 }
 
 
@@ -166,6 +173,16 @@ def selector_error(expr: str) -> str | None:
     return None
 
 
+def json_path_error(path: str) -> str | None:
+    """Why a JSON selector (a dotted path such as ``data.result`` or ``list.0.id``) is invalid."""
+    if not path.strip():
+        return "empty path"
+    if not JSON_PATH_RE.match(path.strip()):
+        return (f"invalid JSON path {path!r}: expected names or list indexes made of letters, "
+                "digits and '_', separated by dots (e.g. 'data.result' or 'reply.text')")
+    return None
+
+
 def parse_source(data: dict, path: Path) -> SourceConfig:
     """Check one source file's content and build its SourceConfig."""
     t = Table(data, path)
@@ -199,14 +216,36 @@ def parse_source(data: dict, path: Path) -> SourceConfig:
             codecs.lookup(encoding)
         except LookupError:
             raise ConfigError(f"unknown encoding {encoding!r}", path=path, key="encoding") from None
+    fmt = t.get("format", str, "html")
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown format {fmt!r}, expected one of {', '.join(FORMATS)}",
+                          path=path, key="format")
+    if fmt == "json" and spider != "message_board":
+        raise ConfigError("format = \"json\" is only for the message_board spider", path=path,
+                          key="format")
+    request_body = t.get("request_body", str, "")
+    if request_body and fmt != "json":
+        raise ConfigError("request_body needs format = \"json\"", path=path, key="request_body")
     sel = t.table("selectors")
     selectors = {}
     for key in sel.data:
         selectors[key] = sel.get(key, str)
-        problem = selector_error(selectors[key])
+        problem = (json_path_error(selectors[key]) if fmt == "json"
+                   else selector_error(selectors[key]))
         if problem:
             raise ConfigError(problem, path=path, key=f"selectors.{key}")
     sel.reject_unknown(SELECTOR_KEYS[spider])
+    if spider == "message_board":
+        wrong = HTML_ONLY_SELECTORS if fmt == "json" else JSON_ONLY_SELECTORS
+        for key in sorted(wrong & set(selectors)):
+            raise ConfigError(f"not used with format = {fmt!r}; "
+                              + ("use 'items' and 'link'" if fmt == "json"
+                                 else "'items' and 'link' are for format = \"json\""),
+                              path=path, key=f"selectors.{key}")
+        if fmt == "json" and not selectors.get("items"):
+            raise ConfigError("format = \"json\" needs an 'items' selector: the path to the list "
+                              "of records, e.g. items = \"data.result\"", path=path,
+                              key="selectors.items")
     source = SourceConfig(
         id=source_id, spider=spider, channel=channel, url=url,
         name=t.get("name", str, ""), enabled=t.get("enabled", bool, True),
@@ -215,7 +254,7 @@ def parse_source(data: dict, path: Path) -> SourceConfig:
         max_pages=non_negative(t, "max_pages", 3), max_items=non_negative(t, "max_items", 0),
         page_url=page_url, fetch_detail=t.get("fetch_detail", bool, True), encoding=encoding,
         place=t.get("place", str, ""), department=t.get("department", str, ""),
-        selectors=selectors, path=path,
+        format=fmt, request_body=request_body, selectors=selectors, path=path,
     )
     t.reject_unknown()
     return source

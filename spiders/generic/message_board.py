@@ -12,6 +12,9 @@ Selectors: ``links``, ``next_page`` (list pages); ``title``, ``question``, ``ask
   and the report counts a "duplicate letter number";
 * a relative submitted date (「3小时前」) sets ``extra["date_relative"]``;
 * the asker keeps the surname only, and a reply's opening salutation is masked the same way.
+
+With ``format = "json"`` the pages are a JSON API's and the selectors dotted paths into it: see
+:mod:`spiders.generic.json_board`; each record then goes through the same rules.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import re
 from typing import Any, Iterator
 
 from monitor.documents import STATUS_PENDING, STATUS_REPLIED
+from spiders.generic.json_board import JsonBoardMixin
 from spiders.generic.listing import ListSpider
 from spiders.privacy import mask_name, mask_salutation
 from spiders.selectors import inline
@@ -45,8 +49,8 @@ def status_from_site(word: str) -> str | None:
     return None
 
 
-class MessageBoardSpider(ListSpider):
-    """List page → letter pages, each a message with its official reply."""
+class MessageBoardSpider(JsonBoardMixin, ListSpider):
+    """List page → letter pages (or JSON records), each a message with its official reply."""
 
     name = "message_board"
 
@@ -54,6 +58,16 @@ class MessageBoardSpider(ListSpider):
         super().__init__(*args, **kwargs)
         # letter number → (URL, hash of title and question) of this crawl's first letter with it
         self.numbers: dict[str, tuple[str, str]] = {}
+
+    async def start(self) -> Any:
+        """HTML list pages, or the JSON API's pages with ``format = "json"``."""
+        pages = self.start_json() if self.source.format == "json" else super().start()
+        async for request in pages:
+            yield request
+
+    def mask_reply(self, reply: str) -> str:
+        """A reply with its opening salutation masked."""
+        return mask_salutation(reply)
 
     def parse_detail(self, response: Any) -> Iterator[Any]:
         """One letter page → one message item (or a counted skip)."""
@@ -72,25 +86,36 @@ class MessageBoardSpider(ListSpider):
             self.report.skip("no title or text", response.url)
             return
         number = _NUMBER_LABEL.sub("", self.field(response, "number", one_line=True) or "")
-        asker = _ASKER_LABEL.sub("", self.field(response, "asker", one_line=True) or "")
-        unit = self.field(response, "unit", one_line=True) or ""
-        reply_unit = self.field(response, "reply_unit", one_line=True) or ""
-        site_status = self.field(response, "status", one_line=True) or ""
-        submitted_raw = self.field(response, "submitted", one_line=True)
+        content = hashlib.sha1(f"{title}\x1f{question}".encode("utf-8")).hexdigest()
         extra: dict[str, Any] = {}
+        platform_id = self.platform_id(number, response.url, content, extra)
+        # the list page is not kept: a letter that moved to another page is not "updated"
+        log.debug("%s from list page %s", response.url, response.meta.get("list_page"))
+        yield self.letter_item(
+            response.url, title=title, question=question, reply=reply, platform_id=platform_id,
+            extra=extra,
+            asker=_ASKER_LABEL.sub("", self.field(response, "asker", one_line=True) or ""),
+            unit=self.field(response, "unit", one_line=True) or "",
+            reply_unit=self.field(response, "reply_unit", one_line=True) or "",
+            site_status=self.field(response, "status", one_line=True) or "",
+            submitted_raw=self.field(response, "submitted", one_line=True),
+            reply_time_raw=self.field(response, "reply_time", one_line=True),
+            place=self.field(response, "place", one_line=True) or "")
+
+    def letter_item(self, url: str, *, title: str, question: str, reply: str,
+                    platform_id: str | None, extra: dict[str, Any], asker: str, unit: str,
+                    reply_unit: str, site_status: str, submitted_raw: str | None,
+                    reply_time_raw: str | None, place: str) -> Any:
+        """The message item for one letter, from its fields as found (HTML page or JSON record):
+        dates parsed, asker masked, status decided."""
         submitted = self.parse_date(submitted_raw, extra=extra)
-        replied_at = self.parse_date(self.field(response, "reply_time", one_line=True),
-                                     "reply date")
+        replied_at = self.parse_date(reply_time_raw, "reply date")
         if reply and replied_at is None:
             tail = _TAIL_DATE.search(reply)
             if tail:
                 replied_at = self.parse_date(tail.group(1), "reply date")
                 self.report.warn("reply date from reply text")
         status = STATUS_REPLIED if reply else STATUS_PENDING
-        # the list page is not kept: a letter that moved to another page is not "updated"
-        log.debug("%s from list page %s", response.url, response.meta.get("list_page"))
-        content = hashlib.sha1(f"{title}\x1f{question}".encode("utf-8")).hexdigest()
-        platform_id = self.platform_id(number, response.url, content, extra)
         if site_status:
             extra["site_status"] = site_status
             mapped = status_from_site(site_status)
@@ -99,11 +124,10 @@ class MessageBoardSpider(ListSpider):
                 status = mapped
         if not submitted_raw:
             self.report.warn("no submitted date")
-        yield self.make_item(
-            response.url, title=title, text=question, kind="message",
+        return self.make_item(
+            url, title=title, text=question, kind="message",
             author=mask_name(asker) if asker else None, published_at=submitted,
-            department=unit or reply_unit or None,
-            place=self.field(response, "place", one_line=True) or None,
+            department=unit or reply_unit or None, place=place or None,
             platform_id=platform_id, status=status, reply_text=reply,
             reply_unit=reply_unit or None, replied_at=replied_at, extra=extra)
 
