@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from monitor.documents import Document, Reply
+from monitor.timeparse import parse_datetime
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -45,23 +46,13 @@ def board_messages() -> list[Document]:
     docs = []
     with open(path, encoding="utf-8-sig", newline="") as fh:
         for row in csv.DictReader(fh):
-            when = _parse(row.get("留言时间", ""))
+            when = parse_datetime(row.get("留言时间", ""))
             reply_text = " ".join((row.get("答复意见") or "").split())
             docs.append(Document.new(
                 "board-bench", "board", f"https://board.example/{row['留言编号']}",
                 kind="message", platform_id=row["留言编号"].strip(),
                 title=(row.get("留言主题") or "").strip(),
                 text=" ".join((row.get("留言详情") or "").split()), published_at=when,
-                reply=Reply(reply_text, None, _parse(row.get("答复时间", ""))) if reply_text
+                reply=Reply(reply_text, None, parse_datetime(row.get("答复时间", ""))) if reply_text
                 else None, status="replied" if reply_text else "pending"))
     return docs
-
-
-def _parse(text: str) -> datetime | None:
-    text = text.strip()
-    for fmt in ("%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(text, fmt).replace(tzinfo=timezone(timedelta(hours=8)))
-        except ValueError:
-            continue
-    return None

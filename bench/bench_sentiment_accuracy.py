@@ -29,10 +29,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from bench._data import SHARED_DATA
 from monitor.documents import Document
 from plugins import sentiment_snownlp
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = SHARED_DATA  # ../shared/data, never copied into the repository
 WEIBO = DATA / "weibo_senti_100k_subset_forever1986" / "weibo_senti_100k_subset2400.csv"
 SMP = DATA / "smp2020_ewect_virus_msft-vivi" / "virus_train_cleaned.json"
 SMP_MAP = {"happy": "positive", "angry": "negative", "sad": "negative", "fear": "negative",

@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from monitor.documents import Document
@@ -18,7 +19,9 @@ from monitor.risk import RiskAssessment
 def make_document(text: str, *, title: str = "", channel: str = "social", kind: str = "post",
                   url: str | None = None, source: str = "test", **fields: Any) -> Document:
     """A document with a deterministic id, for tests."""
-    url = url or f"https://example.invalid/{abs(hash((title, text))) % 10**8}"
+    # hashlib, not hash(): str hashes differ between processes, and ids must not
+    url = url or ("https://example.invalid/"
+                  + hashlib.sha1(f"{title}\x1f{text}".encode("utf-8")).hexdigest()[:16])
     return Document.new(source, channel, url, title=title, text=text, kind=kind, **fields)
 
 
