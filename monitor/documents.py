@@ -111,6 +111,8 @@ class Document:
     risk: float | None = None
     risk_reasons: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: When a later crawl first found the page gone (404/410 or an error page); None = online.
+    withdrawn_at: datetime | None = None
 
     @classmethod
     def new(cls, source: str, channel: str, url: str, **fields: Any) -> "Document":
@@ -148,6 +150,7 @@ class Document:
         data["published_at"] = _ts(self.published_at)
         data["crawled_at"] = _ts(self.crawled_at)
         data["reply"] = self.reply.to_dict() if self.reply else None
+        data["withdrawn_at"] = _ts(self.withdrawn_at)
         return data
 
     @classmethod
@@ -158,6 +161,7 @@ class Document:
         extra = {k: v for k, v in data.items() if k not in names}
         known["published_at"] = _parse_ts(known.get("published_at"))
         known["crawled_at"] = _parse_ts(known.get("crawled_at")) or datetime.now(timezone.utc)
+        known["withdrawn_at"] = _parse_ts(known.get("withdrawn_at"))
         if known.get("reply"):
             known["reply"] = Reply.from_dict(known["reply"])
         doc = cls(**known)

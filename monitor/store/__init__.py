@@ -74,6 +74,10 @@ class SearchResult:
 
     total: int
     hits: list[Hit]
+    #: Notes for the reader, e.g. that the time limit was reached and the page is partial.
+    notes: list[str] = field(default_factory=list)
+    #: True when ``total`` is a lower bound (counting stopped at a cap or at the time limit).
+    total_is_lower_bound: bool = False
 
 
 @runtime_checkable

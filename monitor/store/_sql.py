@@ -138,6 +138,7 @@ def prepare(doc: Document) -> Prepared:
     data["published_at"] = _iso(doc.published_at)
     crawled = _iso(data.pop("crawled_at"))
     data["reply"] = doc.reply.to_dict() if doc.reply else None
+    data["withdrawn_at"] = _iso(doc.withdrawn_at)
     without_crawled = dumps(data, sort_keys=True)
     fingerprint = hashlib.sha1(without_crawled.encode("utf-8")).hexdigest()
     body = f'{without_crawled[:-1]},"crawled_at":{json.dumps(crawled)}}}'

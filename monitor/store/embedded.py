@@ -211,6 +211,24 @@ class EmbeddedStore:
                 raise
         return total
 
+    def check_integrity(self) -> list[str]:
+        """Problems found in the file and the full-text index (empty when all is well)."""
+        problems: list[str] = []
+        with self._lock:
+            conn = self.conn
+            try:
+                result = [r[0] for r in conn.execute("PRAGMA quick_check")]
+                if result != ["ok"]:
+                    problems.extend(f"quick_check: {r}" for r in result)
+                conn.execute("INSERT INTO documents_fts (documents_fts) VALUES ('integrity-check')")
+            except sqlite3.DatabaseError as exc:
+                problems.append(f"full-text index: {exc}")
+            rows = conn.execute("SELECT count(*) FROM documents").fetchone()[0]
+            indexed = conn.execute("SELECT count(*) FROM documents_fts").fetchone()[0]
+            if rows != indexed:
+                problems.append(f"{rows} documents but {indexed} full-text index rows")
+        return problems
+
     # -- reading -------------------------------------------------------------------------
 
     def get(self, doc_id: str) -> Document | None:
