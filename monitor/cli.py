@@ -1,4 +1,5 @@
-"""The ``monitor`` command line: subgroups by noun (sources, crawl, search, plugins, demo)."""
+"""The ``monitor`` command line: subgroups by noun (sources, crawl, search, show, plugins, store,
+demo)."""
 from __future__ import annotations
 
 import logging
@@ -8,10 +9,8 @@ import click
 
 from monitor import __version__
 from monitor.config import ENV_CONFIG_DIR, MonitorConfig, load_config, resolve_config_dir
-from monitor.documents import CHANNELS
 from monitor.errors import MonitorError
-from monitor.output import clip, echo_json, local_time, parse_when, table
-from monitor.store import SORTS, SearchQuery
+from monitor.output import echo_json, table
 
 
 class Context:
@@ -129,77 +128,29 @@ def crawl(obj: Context, sources: tuple[str, ...], all_: bool, as_json: bool) -> 
 
 
 def crawl_table(results) -> str:
-    """Crawl results as a table for people."""
-    rows = []
+    """Crawl results as a table for people, each crawl's note whole on a line under its row."""
+    rows, notes = [], []
     for r in results:
         ingest = r.report.get("ingest") or {}
         rows.append([r.source, r.status, r.report.get("pages", 0), r.report.get("items", 0),
                      ingest.get("inserted", 0), ingest.get("updated", 0),
                      ingest.get("unchanged", 0),
                      ingest.get("skipped", 0) + r.report.get("skipped", 0),
-                     r.report.get("errors", 0), f"{r.seconds:.1f}s", clip(r.message, 50)])
+                     r.report.get("errors", 0), f"{r.seconds:.1f}s"])
+        notes.append([r.message, ingest_note(ingest)])
     return table(["source", "status", "pages", "items", "new", "updated", "same", "skipped",
-                  "errors", "time", "note"], rows)
+                  "errors", "time"], rows, notes)
 
 
-@cli.command()
-@click.argument("query", required=False, default="")
-@click.option("--since", help="Only newer than this: 7d, 6h, 30m, 2w or a date.")
-@click.option("--until", help="Only older than this (same forms as --since).")
-@click.option("--channel", "channels", multiple=True, type=click.Choice(list(CHANNELS)),
-              help="Only this channel (repeatable).")
-@click.option("--source", "sources", multiple=True, help="Only this source id (repeatable).")
-@click.option("--unanswered", is_flag=True, help="Only messages still awaiting a reply.")
-@click.option("--min-risk", type=click.FloatRange(0, 1), help="Only risk at least this.")
-@click.option("--negative", is_flag=True, help="Only negative sentiment (score < 0.35).")
-@click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True)
-@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print the hits as JSON.")
-@pass_ctx
-def search(obj: Context, query: str, since, until, channels, sources, unanswered, min_risk,
-           negative, sort, limit, as_json) -> None:
-    """Full-text search of stored documents, e.g. monitor search "围墙 倒塌" --since 6h."""
-    tz = obj.config.timezone
-    for source_id in sources:
-        if source_id not in obj.config.sources:
-            click.secho(f"note: {source_id!r} is not a configured source id (documents of a "
-                        "removed source are still searched)", fg="yellow", err=True)
-    q = SearchQuery(text=query, channels=list(channels), sources=list(sources), sort=sort,
-                    since=parse_when(since, tz=tz) if since else None,
-                    until=parse_when(until, tz=tz) if until else None,
-                    replied=False if unanswered else None, min_risk=min_risk,
-                    max_sentiment=0.35 if negative else None, limit=limit,
-                    kinds=["message"] if unanswered else [])
-    result = obj.monitor.store.search(q)
-    if as_json:
-        echo_json({"total": result.total,
-                   "hits": [{**h.document.to_dict(), "score": h.score, "snippet": h.snippet}
-                            for h in result.hits]})
-        return
-    click.echo(f"{result.total} document(s) match; showing {len(result.hits)}.")
-    for hit in result.hits:
-        click.echo(render_hit(hit, tz))
-
-
-def render_hit(hit, tz: str) -> str:
-    """A search hit as a few readable lines."""
-    d = hit.document
-    sentiment = d.sentiment
-    facts = [CHANNELS.get(d.channel, d.channel), d.source,
-             local_time(d.published_at or d.crawled_at, tz)]
-    if d.risk is not None:
-        facts.append(f"风险 {d.risk:.2f}")
-    if sentiment is not None:
-        facts.append(f"情感 {sentiment:.2f}")
-    if d.is_message:
-        facts.append("已回复" if d.replied else "未回复")
-    lines = [f"\n● {clip(d.title or d.text, 70)}", "  " + " · ".join(facts), f"  {d.url}"]
-    body = hit.snippet or d.text
-    if body:
-        lines.append("  " + clip(body, 110))
-    if d.risk_reasons:
-        lines.append("  原因: " + clip("；".join(d.risk_reasons), 100))
-    return "\n".join(lines)
+def ingest_note(ingest: dict) -> str:
+    """What a run kept aside and found withdrawn (keys of newer reports; empty if none)."""
+    parts = []
+    kept, gone = int(ingest.get("kept_aside") or 0), int(ingest.get("withdrawn") or 0)
+    if kept:
+        parts.append(f"{kept} kept aside (would have replaced stored content with less)")
+    if gone:
+        parts.append(f"{gone} withdrawn (found taken down; kept, marked withdrawn)")
+    return "; ".join(parts)
 
 
 @cli.group()
@@ -223,9 +174,13 @@ def plugins_list(obj: Context, as_json: bool) -> None:
 
 def _register_subcommands() -> None:
     from monitor.cli_demo import demo
+    from monitor.cli_search import search
+    from monitor.cli_show import show
     from monitor.cli_sources import sources
     from monitor.cli_store import store
 
+    cli.add_command(search)
+    cli.add_command(show)
     cli.add_command(sources)
     cli.add_command(store)
     cli.add_command(demo)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from monitor.cli import Context, crawl_table, pass_ctx, render_hit
+from monitor.cli import Context, crawl_table, pass_ctx
+from monitor.cli_search import render_hit, total_text
 from monitor.documents import CHANNELS
 from monitor.output import clip, local_time, table
 from monitor.store import SearchQuery
@@ -56,10 +57,13 @@ def demo(obj: Context, directory: Path | None, seed: int, no_sentiment: bool,
             click.echo(f"Serving it on {base_url}; crawling {len(sources)} sources …\n")
             results = run_crawls(config, [s.id for s in sources], monitor=monitor)
             click.echo(crawl_table(results))
-            summarise(monitor, config.timezone)
+            found = summarise(monitor, config.timezone)
             click.echo(f"\nDone in {time.monotonic() - started:.0f}s. Everything is in {root}.")
+            show = f"show {found.hits[0].document.id}" if found.hits else "store stats"
             click.echo("Try:\n"
-                       f"  monitor -c {config_dir} search \"{DEMO_QUERY}\" --since 7d\n"
+                       f"  monitor -c {config_dir} search \"{DEMO_QUERY}\" --since 2d\n"
+                       f"  monitor -c {config_dir} search 学校 -围墙\n"
+                       f"  monitor -c {config_dir} {show}\n"
                        f"  monitor -c {config_dir} search --unanswered --channel mailbox\n"
                        f"  monitor -c {config_dir} store stats\n"
                        f"  monitor -c {config_dir} plugins list")
@@ -99,8 +103,19 @@ def _previous_port(config_dir: Path) -> int:
     return port
 
 
-def summarise(monitor, tz: str) -> None:
-    """Print what a newcomer needs to see about the collected documents."""
+def search_summary(result) -> str:
+    """``6 hits, showing the top 3`` — the count and what is printed always agree."""
+    if not result.total:
+        return "no hits"
+    hits = f"{total_text(result)} {'hit' if total_text(result) == '1' else 'hits'}"
+    if len(result.hits) >= result.total and not result.total_is_lower_bound:
+        return hits
+    return f"{hits}, showing the top {len(result.hits)}"
+
+
+def summarise(monitor, tz: str):
+    """Print what a newcomer needs to see about the collected documents; return the example
+    search's result."""
     store = monitor.store
     by_channel = store.count_by_field(None, "channel")
     click.echo("\n== Documents by channel ==")
@@ -126,6 +141,8 @@ def summarise(monitor, tz: str) -> None:
                    f"→ {d.department or '?'}")
 
     found = store.search(SearchQuery(text=DEMO_QUERY, limit=3))
-    click.echo(f"\n== Search example: monitor search \"{DEMO_QUERY}\" → {found.total} hit(s) ==")
+    click.echo(f"\n== Search example: monitor search \"{DEMO_QUERY}\" → "
+               f"{search_summary(found)} ==")
     for hit in found.hits:
         click.echo(render_hit(hit, tz))
+    return found

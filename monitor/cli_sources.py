@@ -6,12 +6,12 @@ from pathlib import Path
 
 import click
 
-from monitor.cli import Context, pass_ctx
+from monitor.cli import Context, ingest_note, pass_ctx
 from monitor.config import (SELECTOR_KEYS, SOURCE_ID_RE, SPIDERS, SourceConfig, parse_source,
                             read_toml)
 from monitor.documents import CHANNELS
 from monitor.errors import ConfigError
-from monitor.output import clip, echo_json, local_time, table
+from monitor.output import clip, echo_json, local_time, plural, table
 
 
 @click.group()
@@ -225,35 +225,64 @@ def _print_test(result, source: SourceConfig, tz: str) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def status(obj: Context, as_json: bool) -> None:
-    """Last crawl of each source, and sources that keep coming back empty or failing."""
+    """Last crawl of each source, and sources that keep coming back empty or failing.
+
+    Why a source failed is printed whole on a line under its row, and so is what its last run
+    kept aside (versions with less content than stored) or found withdrawn (taken down).
+    """
     config, state = obj.config, obj.monitor.state
     health = [state.health(s) for s in config.sources]
     if as_json:
-        echo_json([{"source": h.source, "runs": h.runs,
-                    "last_status": h.last_run.status if h.last_run else None,
-                    "last_run": h.last_run.started_at if h.last_run else None,
-                    "last_success": h.last_success, "consecutive_empty": h.consecutive_empty,
-                    "consecutive_failed": h.consecutive_failed,
-                    "runs_without_new": h.runs_without_new,
-                    "newest_published_at": h.newest_published_at,
-                    "last_new_at": h.last_new_at} for h in health])
+        echo_json([_health_dict(state, h) for h in health])
         return
-    rows = []
+    rows, notes = [], []
+    tz = config.timezone
     for h in health:
         last = h.last_run
-        note = ""
+        note, why = "", []
         if h.consecutive_empty >= 3:
             note = f"empty {h.consecutive_empty} runs in a row: check its url and selectors"
         elif h.consecutive_failed >= 1:
-            failed = next((r for r in state.runs(h.source, limit=5) if r.status == "failed"),
-                          last)
-            note = f"failed {h.consecutive_failed} run(s) in a row: {clip(failed.message, 40)}"
+            note = f"failed {plural(h.consecutive_failed, 'run')} in a row"
+            why.append(f"why: {_failure(state, h).message or '(no message recorded)'}")
         elif h.runs_without_new >= 3:
             note = f"nothing new for {h.runs_without_new} runs"
-        tz = config.timezone
+        kept_aside, withdrawn = _kept_and_withdrawn(last)
+        if kept_aside or withdrawn:
+            why.append("last run: " + ingest_note({"kept_aside": kept_aside,
+                                                   "withdrawn": withdrawn}))
         rows.append([h.source, h.runs, last.status if last else "never",
                      local_time(last.started_at, tz) if last else "", last.items if last else "",
                      local_time(h.last_success, tz), local_time(h.newest_published_at, tz),
                      note])
+        notes.append(why)
     click.echo(table(["source", "runs", "last", "when", "items", "last success", "newest item",
-                      "note"], rows))
+                      "note"], rows, notes))
+
+
+def _failure(state, health):
+    """The most recent failed run of a source (its last run when none of the recent failed)."""
+    return next((r for r in state.runs(health.source, limit=5) if r.status == "failed"),
+                health.last_run)
+
+
+def _kept_and_withdrawn(run) -> tuple[int | None, int | None]:
+    """``kept_aside`` and ``withdrawn`` of a run's ingest report (None in older reports)."""
+    ingest = ((run.report or {}).get("ingest") or {}) if run else {}
+    return ingest.get("kept_aside"), ingest.get("withdrawn")
+
+
+def _health_dict(state, h) -> dict:
+    last = h.last_run
+    kept_aside, withdrawn = _kept_and_withdrawn(last)
+    failed = _failure(state, h) if h.consecutive_failed else None
+    return {"source": h.source, "runs": h.runs,
+            "last_status": last.status if last else None,
+            "last_run": last.started_at if last else None,
+            "last_message": last.message if last else None,
+            "last_failure": failed.message if failed else None,
+            "last_success": h.last_success, "consecutive_empty": h.consecutive_empty,
+            "consecutive_failed": h.consecutive_failed,
+            "runs_without_new": h.runs_without_new,
+            "newest_published_at": h.newest_published_at,
+            "last_new_at": h.last_new_at, "kept_aside": kept_aside, "withdrawn": withdrawn}

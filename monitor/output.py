@@ -30,8 +30,13 @@ def clip(text: str, width: int) -> str:
     return "".join(out) + "…"
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """Render rows as an aligned plain-text table."""
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]],
+          notes: Sequence[str | Sequence[str] | None] | None = None) -> str:
+    """Render rows as an aligned plain-text table.
+
+    ``notes[i]`` (a string or several) is printed whole on its own indented line(s) under row
+    ``i``, for text too long for a column: a note is never cut.
+    """
     cells = [[("" if v is None else str(v)) for v in row] for row in rows]
     widths = [display_width(h) for h in headers]
     for row in cells:
@@ -43,8 +48,18 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
                          for i, v in enumerate(values)).rstrip()
 
     out = [line(headers), line(["-" * w for w in widths])]
-    out.extend(line(row) for row in cells)
+    for i, row in enumerate(cells):
+        out.append(line(row))
+        extra = notes[i] if notes and i < len(notes) else None
+        for note in [extra] if isinstance(extra, str) else (extra or []):
+            if note:
+                out.append("  " + " ".join(note.split()))
     return "\n".join(out)
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 hit`` / ``6 hits`` (``many`` for irregular plurals)."""
+    return f"{count} {word if count == 1 else (many or word + 's')}"
 
 
 def local_time(value: datetime | None, tz: str = "Asia/Shanghai") -> str:

@@ -23,7 +23,7 @@ def run(config_dir):
 
 def test_help_lists_the_verbs():
     result = CliRunner().invoke(cli, ["--help"])
-    for verb in ("init", "sources", "crawl", "search", "plugins", "store", "demo"):
+    for verb in ("init", "sources", "crawl", "search", "show", "plugins", "store", "demo"):
         assert verb in result.output
 
 
@@ -186,3 +186,60 @@ def test_store_stats(run, seeded):
     assert data["by_channel"] == {"mailbox": 2, "portal": 1}
     assert "re-indexed 3 document(s)" in run("store", "rebuild-index").output
     assert json.loads(run("search", "围墙", "--json").output)["total"] == 1
+
+
+def test_crawl_table_shows_each_note_whole_under_its_row():
+    from monitor.cli import crawl_table
+    from monitor.crawl import CrawlResult
+
+    long = "150 items from 158 pages; 0 new, 0 updated, 150 unchanged; 3 skipped; 2 errors"
+    results = [CrawlResult("county-news", "ok", {"pages": 158, "items": 150,
+                                                 "ingest": {"unchanged": 150}}, message=long),
+               CrawlResult("county-mailbox", "ok",
+                           {"items": 4, "ingest": {"updated": 1, "kept_aside": 2,
+                                                   "withdrawn": 1}}, message="4 items")]
+    lines = crawl_table(results).splitlines()
+    assert lines[0].split() == ["source", "status", "pages", "items", "new", "updated", "same",
+                                "skipped", "errors", "time"]
+    assert lines[2].startswith("county-news") and lines[3] == "  " + long
+    assert lines[4].startswith("county-mailbox") and lines[5] == "  4 items"
+    assert lines[6].startswith("  2 kept aside") and "1 withdrawn" in lines[6]
+    assert "…" not in "\n".join(lines)
+
+
+def _finish(state, source, status, message, report=None):
+    run_id = state.start_run(source)
+    state.finish_run(run_id, status=status, message=message, report=report)
+
+
+def test_sources_status_shows_why_each_source_failed(make_config):
+    from monitor.config import SourceConfig
+    from monitor.crawl import judge
+
+    config_dir = make_config(sources=[
+        SourceConfig(id=name, spider="rss", channel="news", url=f"http://127.0.0.1/{name}.xml")
+        for name in ("alpha", "beta", "gamma")], name="status")
+    why = {"alpha": "ModuleNotFoundError: No module named 'lxml_html_clean' (install it)",
+           "beta": "twisted.internet.error.DNSLookupError: DNS lookup failed: no results"}
+    messages = {}
+    with Monitor.open(config_dir, entry_points=False) as m:
+        for name, cause in why.items():  # "the crawler exited with code 1: <cause>"
+            status, messages[name] = judge({}, 1, False, 60, "http://127.0.0.1/", cause)
+            assert cause in messages[name]
+            _finish(m.state, name, status, messages[name])
+        _finish(m.state, "gamma", "ok", "5 items",
+                {"items": 5, "ingest": {"inserted": 2, "kept_aside": 3, "withdrawn": 1}})
+    result = CliRunner().invoke(cli, ["-c", str(config_dir), "sources", "status"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    for name, cause in why.items():
+        row = next(i for i, ln in enumerate(lines) if ln.startswith(name))
+        assert lines[row].rstrip().endswith("failed 1 run in a row")
+        assert lines[row + 1] == f"  why: {messages[name]}"
+    gamma = next(i for i, ln in enumerate(lines) if ln.startswith("gamma"))
+    assert "3 kept aside" in lines[gamma + 1] and "1 withdrawn" in lines[gamma + 1]
+    data = {d["source"]: d for d in json.loads(CliRunner().invoke(
+        cli, ["-c", str(config_dir), "sources", "status", "--json"]).output)}
+    assert data["alpha"]["last_failure"].endswith(why["alpha"])
+    assert (data["gamma"]["kept_aside"], data["gamma"]["withdrawn"]) == (3, 1)
+    assert (data["beta"]["kept_aside"], data["beta"]["withdrawn"]) == (None, None)  # old report

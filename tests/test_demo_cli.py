@@ -1,5 +1,8 @@
 """End to end: `monitor demo`, then the CLI on what it collected (real subprocess crawls)."""
 import json
+import re
+import shlex
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -83,3 +86,61 @@ def test_sources_test_prints_items_and_stores_nothing(demo_dir, tmp_path):
                                      ).output)
     assert stats["total"] == 0  # a test run stores nothing
     assert data["report"]["items"] == 2
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _json(root, *args):
+    result = CliRunner().invoke(cli, ["-c", str(root / "config"), *args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_demo_search_example_says_how_many_it_prints(demo_dir):
+    root, output = demo_dir
+    header, body = output.split("== Search example:")[1].split("\nDone in")[0].split("\n", 1)
+    found = re.search(r"→ (\d+) hits?(?:, showing the top (\d+))? ==", header)
+    assert found, header
+    total, shown = int(found.group(1)), int(found.group(2) or found.group(1))
+    assert body.count("\n● ") == shown == min(3, total)
+    assert total == _json(root, "search", "围墙 倒塌")["total"]
+
+
+def test_demo_crawl_table_notes_are_not_cut(demo_dir):
+    _, output = demo_dir
+    crawl = output.split("crawling 3 sources …")[1].split("== Documents by channel")[0]
+    assert "…" not in crawl
+    notes = re.findall(r"^  (\d+) items from \d+ pages; (\d+) new, \d+ updated, "
+                       r"\d+ unchanged(?:; .+)?$", crawl, re.M)
+    assert len(notes) == 3 and all(int(new) == int(items) for items, new in notes)
+
+
+def _examples(text: str, prefix: str) -> list[list[str]]:
+    return [shlex.split(line, comments=True)[1:] for line in text.splitlines()
+            if line.strip().startswith(prefix)]
+
+
+def test_readme_search_examples_find_documents_in_the_demo(demo_dir):
+    root, _ = demo_dir
+    examples = _examples(README.read_text(encoding="utf-8"), "monitor search")
+    assert any("--since" in args for args in examples)
+    for args in examples:
+        data = _json(root, *args)
+        assert data["hits"], args
+        for word in (a[1:] for a in args if a.startswith("-") and not a.startswith("--")):
+            for hit in data["hits"]:  # an exclusion leaves out every document with the word
+                assert word not in hit["title"] + hit["text"], (args, hit["title"])
+
+
+def test_the_demo_suggestions_work(demo_dir):
+    root, output = demo_dir
+    tried = _examples(output.split("Try:")[1], "monitor -c")
+    assert {args[2] for args in tried} >= {"search", "show", "store", "plugins"}
+    for args in tried:
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, (args, result.output)
+        if args[2] == "search":
+            assert result.output.startswith("hits 1–"), (args, result.output[:200])
+        if args[2] == "show":
+            assert "── text ──" in result.output and f"id {args[3]}" not in result.output

@@ -4,11 +4,12 @@ The index holds jieba-segmented text (``monitor.textseg``) in the columns ``titl
 ``reply``, plus ``subwords``: short dictionary words found inside longer ones, so that 地铁
 finds 地铁站 and 人民 finds 中华人民共和国.  Every word the user typed is segmented the same way
 and each token is emitted as a quoted FTS5 string, so no user input can reach the FTS5 parser
-as syntax.
+as syntax; the only operators are the ones :func:`parse` recognises (OR, AND, NOT / -word).
 """
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from monitor import textseg
@@ -29,45 +30,73 @@ MARK_OPEN, MARK_CLOSE = "\ue000", "\ue001"
 
 @dataclass
 class Term:
-    """One thing the user typed: a bare word or a quoted phrase."""
+    """One thing the user typed: a bare word or a quoted phrase, possibly excluded."""
 
     text: str
     phrase: bool = False
+    negated: bool = False  # -word, -"a phrase" or NOT word: documents must not contain it
+
+
+#: Operator words, compared after NFKC and upper-casing (so ``or``, ``Or`` and ``ＯＲ`` work).
+_OPERATORS = {"OR", "AND", "NOT"}
+
+
+def _operator(word: str) -> str | None:
+    """``OR`` / ``AND`` / ``NOT`` when ``word`` is one (any case, half- or full-width)."""
+    folded = unicodedata.normalize("NFKC", word).upper()
+    return folded if folded in _OPERATORS else None
+
+
+def _is_minus(ch: str) -> bool:
+    return unicodedata.normalize("NFKC", ch) == "-"
 
 
 def parse(text: str) -> list[list[Term]]:
     """Split a query into AND-ed groups of OR-ed terms (``a b OR c`` → [[a], [b, c]]).
 
-    ``OR`` (upper case) joins its neighbours; ``AND`` is accepted and ignored; everything else,
-    including ``NOT``, ``NEAR`` and ``title:``, is text to look for.
+    ``OR`` joins its neighbours; ``AND`` is what a space means already; ``NOT word``,
+    ``-word`` and ``-"a phrase"`` exclude (each exclusion is a group of its own, and an ``OR``
+    next to one is ignored).  Operators are recognised in any case and in full width; one with
+    nothing to act on is dropped.  Everything else, including ``NEAR`` and ``title:``, is text.
     """
-    items: list[Term | None] = []  # None stands for the OR operator
+    items: list[Term | str] = []  # "OR" stands for the OR operator
+    negate = False
     i, n = 0, len(text)
     while i < n:
         ch = text[i]
         if ch.isspace():
             i += 1
             continue
+        if _is_minus(ch) and i + 1 < n and not text[i + 1].isspace():
+            negate = True  # a leading minus: the next term is excluded
+            i += 1
+            continue
         if ch in _QUOTES:
             close = text.find(_QUOTES[ch], i + 1)
             end = n if close < 0 else close
-            items.append(Term(text[i + 1:end], phrase=True))
+            items.append(Term(text[i + 1:end], phrase=True, negated=negate))
+            negate = False
             i = end + 1
             continue
         j = i
         while j < n and not text[j].isspace() and text[j] not in _QUOTES:
             j += 1
-        word = text[i:j]
-        if word != "AND":  # AND is what spaces mean already
-            items.append(None if word == "OR" else Term(word))
-        i = j
+        word, i = text[i:j], j
+        op = None if negate else _operator(word)
+        if op == "NOT":
+            negate = True
+        elif op == "OR":
+            items.append("OR")
+        elif op is None:
+            items.append(Term(word, negated=negate))
+            negate = False
     groups: list[list[Term]] = []
     joined = False
     for item in items:
-        if item is None:
-            joined = bool(groups)
+        if isinstance(item, str):  # the OR operator
+            joined = bool(groups) and not groups[-1][-1].negated
             continue
-        if joined:
+        if joined and not item.negated:
             groups[-1].append(item)
         else:
             groups.append([item])
@@ -88,7 +117,13 @@ def _quote(token: str, prefix: bool) -> str:
 
 
 def term_expression(term: Term) -> str | None:
-    """The FTS5 expression for one term, or None when it holds nothing searchable."""
+    """The FTS5 expression for one term (ignoring ``negated``), or None when it holds nothing
+    searchable.
+
+    The term is cut with ``textseg.tokens``, as documents are when indexed, so a letter number
+    such as ``XZXX-2026-0042`` becomes the phrase ``"XZXX" + "2026" + "0042"`` and matches
+    the same characters in a document.
+    """
     toks = [t for t in textseg.tokens(term.text) if _searchable(t)]
     if not toks:
         return None
@@ -105,25 +140,57 @@ def _phrase(toks: list[str]) -> str:
     return (f"({TEXT_COLUMNS} : " + " + ".join(_quote(t, len(t) > 1) for t in toks) + ")")
 
 
-def to_match(text: str) -> str | None:
-    """A safe FTS5 MATCH expression for the user's ``text``, or None if nothing is searchable."""
+def _split(text: str) -> tuple[list[str], list[str]]:
+    """FTS5 expressions of the AND-ed groups, and of the exclusions, of ``text``."""
     parts: list[str] = []
+    excluded: list[str] = []
     for group in parse(text):
         exprs = [e for e in (term_expression(t) for t in group) if e]
         if not exprs:
             continue
-        parts.append(exprs[0] if len(exprs) == 1 else "(" + " OR ".join(exprs) + ")")
+        if group[0].negated:
+            excluded.append(exprs[0])
+        else:
+            parts.append(exprs[0] if len(exprs) == 1 else "(" + " OR ".join(exprs) + ")")
+    return parts, excluded
+
+
+def to_match(text: str) -> str | None:
+    """A safe FTS5 MATCH expression for the user's ``text``, or None if nothing is searchable.
+
+    Exclusions become FTS5 ``NOT``: ``学校 -围墙`` → ``"学校"* NOT "围墙"*``.  FTS5 cannot
+    match "everything but", so a query made only of exclusions gives None too (see
+    :func:`query_problem` for the message to show).
+    """
+    parts, excluded = _split(text)
     if not parts:
         return None
-    return " AND ".join(parts)
+    expr = " AND ".join(parts)
+    for neg in excluded:
+        expr = f"({expr}) NOT {neg}"
+    return expr
+
+
+def query_problem(text: str) -> str | None:
+    """A one-line message when ``text`` cannot be searched as meant, else None.
+
+    Today that is a query made only of exclusions: it would find nothing.
+    """
+    parts, excluded = _split(text)
+    if excluded and not parts:
+        return (f"{text.strip()!r} only excludes words, and search needs a word to look for: "
+                "add one, e.g. 学校 -围墙 (or use filters such as --since without a query)")
+    return None
 
 
 def search_words(text: str) -> list[str]:
-    """The plain words of a query (segmented tokens), for highlighting outside FTS5."""
+    """The plain words of a query (segmented tokens, exclusions left out), for highlighting
+    outside FTS5."""
     words: list[str] = []
     for group in parse(text):
         for term in group:
-            words.extend(t for t in textseg.tokens(term.text) if _searchable(t))
+            if not term.negated:
+                words.extend(t for t in textseg.tokens(term.text) if _searchable(t))
     return words
 
 
