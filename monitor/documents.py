@@ -167,3 +167,24 @@ class Document:
         doc = cls(**known)
         doc.extra.update(extra)
         return doc
+
+
+@dataclass
+class Gone:
+    """A page collected before that a later crawl found taken down (HTTP 404 or 410).
+
+    Spiders yield it instead of a Document; the pipeline marks the stored document withdrawn
+    (``Document.withdrawn_at``) and never deletes it: a deleted post is news.
+    """
+
+    source: str
+    url: str
+    status: int | None = None
+    platform_id: str | None = None
+    seen_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+    @property
+    def id(self) -> str:
+        """The id the page's document would have."""
+        return make_doc_id(self.source, url=self.url, platform_id=self.platform_id)
+

@@ -35,3 +35,8 @@ class CrawlError(MonitorError):
 
 class ChannelError(MonitorError):
     """An alert channel could not deliver (used by the alerting work)."""
+
+
+class StoreBusy(StoreError):
+    """The store stayed locked by another writer for longer than the write timeout; the batch
+    was not written and is still the caller's to keep (see :mod:`monitor.spool`)."""

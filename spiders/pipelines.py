@@ -9,7 +9,7 @@ import json
 import logging
 from typing import IO, Any
 
-from monitor.documents import Document
+from monitor.documents import Document, Gone
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,14 @@ class MonitorPipeline:
     def process_item(self, item: Any) -> Any:
         """Convert and store (or write) one item; count it in the run report."""
         spider = self.spider
+        if isinstance(item, Gone):
+            if self.ingestor is not None:
+                try:
+                    self.ingestor.add(item)
+                except Exception as exc:  # noqa: BLE001 - a failing store must show
+                    log.exception("marking a document withdrawn failed")
+                    spider.report.error(f"store: {type(exc).__name__}", item.url, str(exc)[:200])
+            return item
         if not isinstance(item, Document):
             return item
         doc = item

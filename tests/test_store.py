@@ -320,12 +320,13 @@ HOSTILE = ['"', '""', '"""', "*", "(", ")", "-", ":", "AND", "OR", "NOT", "NEAR"
            "* OR *", "-(", ")(", "NOT NOT", "a" * 2000]
 
 HOSTILE_WITH_WORD = ['地铁"', '"地铁', "地铁*", "地铁:", ":地铁", "{}: 地铁", "(((地铁", "地铁)",
-                     "-地铁", "^地铁", "地铁 +", "(地铁)", "地铁 OR", "AND 地铁", "地铁 AND",
+                     "^地铁", "地铁 +", "(地铁)", "地铁 OR", "AND 地铁", "地铁 AND",
                      "';--地铁", "😀地铁", "地铁\x00", "地铁 - 投诉", "“地铁", "地铁”", "「地铁」"]
 
 # Latin words that are FTS5 syntax elsewhere are plain words here: they must be searched for.
-OPERATOR_WORDS = ["title:地铁", "{title}: 地铁", "NEAR(地铁)", "地铁 NOT", "NOT 地铁",
+OPERATOR_WORDS = ["title:地铁", "{title}: 地铁", "NEAR(地铁)", "NOT 地铁",
                   "'; DROP TABLE documents; --地铁", "地铁 NEAR/2 投诉"]
+# (exclusions, "-地铁" and "地铁 NOT …", are tested in test_search_syntax.py)
 
 
 @pytest.mark.parametrize("text", HOSTILE)
@@ -608,7 +609,7 @@ def test_index_built_by_another_segmenter_is_reported_and_rebuilt(tmp_path, capl
         conn.commit()
     with caplog.at_level("WARNING", logger="monitor.store.embedded"):
         store = EmbeddedStore(StoreConfig(path=path))
-    assert "rebuild_index" in caplog.text
+    assert "rebuild-index" in caplog.text
     with store:
         assert store.rebuild_index() == 6
         assert store.count(SearchQuery(text="地铁")) == 3

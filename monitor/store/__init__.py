@@ -57,6 +57,7 @@ class SearchQuery:
     sort: str = "relevance"  # one of SORTS; relevance without text means newest
     limit: int = 20
     offset: int = 0
+    timeout: float | None = None  # seconds; None = the store's search time limit
 
 
 @dataclass

@@ -1,7 +1,17 @@
-"""Search and counting for the embedded store (kept apart from writing to keep modules small)."""
+"""Search and counting for the embedded store (kept apart from writing to keep modules small).
+
+Three rules keep every search fast at a million documents and bounded on hostile ones:
+
+* a page of hits is found first, from the narrow ``documents`` rows (and the full-text index);
+  bodies are read for that page only, and snippets are cut from them in Python, never by FTS5's
+  ``snippet()`` (which re-reads every match);
+* totals are counted up to ``count_limit`` (then shown as "10,000+"), as search engines do;
+* everything runs under a deadline (``search_timeout_seconds``): when it passes, the search
+  returns what it has with a note instead of running on.
+"""
 from __future__ import annotations
 
-import json
+import time
 from typing import TYPE_CHECKING, Any
 
 from monitor.documents import Document
@@ -11,14 +21,50 @@ from monitor.store import _fts, _sql
 if TYPE_CHECKING:  # pragma: no cover
     from monitor.store.embedded import EmbeddedStore
 
-SNIPPET_TOKENS = 24
 PLAIN_SNIPPET_CHARS = 80
+SNIPPET_CHARS = 72
+#: Relevance is ranked among at most this many of the newest matches of a very common word
+#: (bm25 must score every candidate; the newest are what a monitor is asked about).
+RANK_WINDOW = 20_000
+#: Above this many matches a sorted text search walks the sort's index instead of sorting.
+WALK_ABOVE = 3_000
 
 _NOTHING = object()  # the query text held nothing searchable: no document can match
 
+_SORT_INDEX = {"newest": "documents_t", "oldest": "documents_t", "risk": "documents_risk",
+               "negative": "documents_sentiment"}
+
+
+class TimeLimit(Exception):
+    """A query ran past the search deadline and was stopped."""
+
+
+class Deadline:
+    """Stops the store's queries once ``seconds`` have passed (SQLite progress handler)."""
+
+    def __init__(self, store: "EmbeddedStore", seconds: float):
+        self.store = store
+        self.seconds = seconds
+        self.expired = False
+        self._until = 0.0
+
+    def _check(self) -> int:
+        if time.monotonic() > self._until:
+            self.expired = True
+            return 1
+        return 0
+
+    def __enter__(self) -> "Deadline":
+        self._until = time.monotonic() + self.seconds
+        self.store.conn.set_progress_handler(self._check, 2_000)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.store.conn.set_progress_handler(None, 0)
+
 
 def _base(query: SearchQuery | None) -> Any:
-    """``(FROM … WHERE …, params, match)`` for ``query``, or _NOTHING when it cannot match."""
+    """``(where, params, match)`` for ``query``, or _NOTHING when it cannot match."""
     query = query or SearchQuery()
     where, params = _sql.filters(query)
     match = None
@@ -26,16 +72,25 @@ def _base(query: SearchQuery | None) -> Any:
         match = _fts.to_match(query.text)
         if match is None:
             return _NOTHING
-        # CROSS JOIN keeps the full-text index as the outer loop: SQLite would otherwise walk a
-        # filter index and re-run the MATCH for every row it finds.
-        sql = ("FROM documents_fts CROSS JOIN documents d ON d.docno = documents_fts.rowid "
-               "WHERE documents_fts MATCH ?")
-        params = [match, *params]
-        if where:
-            sql += " AND " + " AND ".join(where)
-    else:
+    return where, params, match
+
+
+def _from(where: list[str], match: str | None, params: list[Any]) -> tuple[str, list[Any]]:
+    """``FROM … WHERE …`` joining the index and the narrow rows, with its parameters."""
+    if match is None:
         sql = "FROM documents d" + (" WHERE " + " AND ".join(where) if where else "")
-    return sql, params, match
+        return sql, list(params)
+    # CROSS JOIN keeps the full-text index as the outer loop: SQLite would otherwise walk a
+    # filter index and re-run the MATCH for every row it finds.
+    sql = ("FROM documents_fts CROSS JOIN documents d ON d.docno = documents_fts.rowid "
+           "WHERE documents_fts MATCH ?")
+    if where:
+        sql += " AND " + " AND ".join(where)
+    return sql, [match, *params]
+
+
+def _capped_count(store: "EmbeddedStore", sql: str, params: list[Any], cap: int) -> int:
+    return store.execute(f"SELECT count(*) FROM (SELECT 1 {sql} LIMIT ?)", [*params, cap])[0][0]
 
 
 def run_search(store: "EmbeddedStore", query: SearchQuery) -> SearchResult:
@@ -44,59 +99,113 @@ def run_search(store: "EmbeddedStore", query: SearchQuery) -> SearchResult:
     base = _base(query)
     if base is _NOTHING:
         return SearchResult(total=0, hits=[])
-    sql, params, match = base
-    total = store.execute(f"SELECT count(*) {sql}", params)[0][0]
-    if total == 0 or query.limit == 0 or query.offset >= total:
-        return SearchResult(total=total, hits=[])
-    score = f"-{_sql.BM25}" if match else "NULL"
-    rows = store.execute(
-        f"SELECT d.docno, d.body, {score} {sql} "
-        f"ORDER BY {_sql.order_by(query.sort, match is not None)} LIMIT ? OFFSET ?",
-        [*params, query.limit, query.offset])
-    docs = [(no, Document.from_dict(json.loads(body)), sc) for no, body, sc in rows]
-    snippets = _snippets(store, match, query.text, docs) if match else {}
-    hits = [Hit(document=doc, score=sc, snippet=snippets.get(no) or _plain(doc))
-            for no, doc, sc in docs]
-    return SearchResult(total=total, hits=hits)
+    where, params, match = base
+    cap = store.count_limit
+    notes: list[str] = []
+    rows: list[tuple[int, Any]] = []
+    total, lower = 0, False
+    with store.time_limit(query.timeout) as deadline:
+        try:
+            matches = (_capped_count(store, "FROM documents_fts WHERE documents_fts MATCH ?",
+                                     [match], RANK_WINDOW + 1) if match else None)
+            if query.limit and (matches is None or matches):
+                rows = _page(store, query, where, params, match, matches, notes)
+            sql, all_params = _from(where, match, params)
+            if matches == 0:
+                total = 0
+            elif not where and matches is not None and matches <= RANK_WINDOW:
+                total = matches  # the index count is the total: no filter to apply
+            else:
+                total = _capped_count(store, sql, all_params, cap + 1)
+                if total > cap:
+                    total, lower = cap, True
+        except TimeLimit:
+            lower = True
+            total = max(total, query.offset + len(rows))
+            notes.append(f"the search stopped at its time limit ({deadline.seconds:g} s): "
+                         + ("the hits shown are those found by then" if rows else
+                            "no hit was found by then") + "; narrow it with more words or filters")
+    docs = store.bodies([no for no, _ in rows])
+    words = _snippet_words(query.text) if match else []
+    hits = [Hit(document=docs[no], score=score,
+                snippet=_snippet(docs[no], words) if match else _plain(docs[no]))
+            for no, score in rows if no in docs]
+    return SearchResult(total=total, hits=hits, notes=notes, total_is_lower_bound=lower)
 
 
-def _snippets(store: "EmbeddedStore", match: str, text: str,
-              docs: list[tuple[int, Document, Any]]) -> dict[int, str]:
-    """Highlighted snippets of the page's documents: text, then reply, then title."""
-    marks = f"'{_fts.MARK_OPEN}', '{_fts.MARK_CLOSE}', '…', {SNIPPET_TOKENS}"
-    numbers = [no for no, _, _ in docs]
-    rows = store.execute(
-        f"SELECT rowid, snippet(documents_fts, 1, {marks}), snippet(documents_fts, 2, {marks}), "
-        f"snippet(documents_fts, 0, {marks}) FROM documents_fts "
-        f"WHERE documents_fts MATCH ? AND rowid IN ({', '.join('?' * len(numbers))})",
-        [match, *numbers])
-    found: dict[int, str] = {}
-    for no, *candidates in rows:
-        for raw in candidates:
-            if raw and _fts.MARK_OPEN in raw:
-                found[no] = _fts.finish_snippet(raw)
-                break
-    words = _fts.search_words(text)
-    for no, doc, _ in docs:
-        if no not in found:  # matched inside a longer word (sub-word column)
-            body = doc.text or (doc.reply.text if doc.reply else "") or doc.title
-            found[no] = _fts.highlight(" ".join(body.split()), words)
-    return found
+def _page(store: "EmbeddedStore", query: SearchQuery, where: list[str], params: list[Any],
+          match: str | None, matches: int | None, notes: list[str]) -> list[tuple[int, Any]]:
+    """Row numbers and scores of the requested page."""
+    page = [query.limit, query.offset]
+    sort = query.sort
+    if match is None:
+        sql, all_params = _from(where, None, params)
+        return store.execute(f"SELECT d.docno, NULL {sql} ORDER BY {_sql.order_by(sort, False)} "
+                             "LIMIT ? OFFSET ?", [*all_params, *page])
+    if sort == "relevance":
+        floor = []
+        if matches is not None and matches > RANK_WINDOW:
+            newest = store.execute("SELECT rowid FROM documents_fts WHERE documents_fts MATCH ? "
+                                   "ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+                                   [match, RANK_WINDOW - 1])
+            if newest:
+                floor = [newest[0][0]]
+                notes.append(f"more than {RANK_WINDOW:,} documents match: ranked among the "
+                             f"{RANK_WINDOW:,} collected last")
+        sql, all_params = _from(where + (["documents_fts.rowid >= ?"] if floor else []), match,
+                                params + floor)
+        return store.execute(f"SELECT d.docno, -{_sql.BM25} {sql} "
+                             f"ORDER BY {_sql.BM25}, d.t DESC, d.docno DESC LIMIT ? OFFSET ?",
+                             [*all_params, *page])
+    if matches is not None and matches > WALK_ABOVE:
+        # Many matches: walk the sort's own index and keep the rows in the match set, instead
+        # of looking up and sorting every match.
+        cond = ["d.docno IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)"]
+        sql = (f"FROM documents d INDEXED BY {_SORT_INDEX[sort]} WHERE "
+               + " AND ".join(cond + where))
+        return store.execute(f"SELECT d.docno, NULL {sql} ORDER BY {_sql.order_by(sort, True)} "
+                             "LIMIT ? OFFSET ?", [match, *params, *page])
+    sql, all_params = _from(where, match, params)
+    return store.execute(f"SELECT d.docno, -{_sql.BM25} {sql} "
+                         f"ORDER BY {_sql.order_by(sort, True)} LIMIT ? OFFSET ?",
+                         [*all_params, *page])
+
+
+_OPERATORS = {"OR", "AND", "NOT"}
+
+
+def _snippet_words(text: str) -> list[str]:
+    """What to mark in a snippet: the words as typed (道路改造) and their segmented tokens."""
+    typed = [w.strip("\"\u201c\u201d\u300c\u300d\u300e\u300f\uff02") for w in text.split()]
+    typed = [w for w in typed if w and not w.startswith("-") and w.upper() not in _OPERATORS]
+    return typed + _fts.search_words(text)
+
+
+def _snippet(doc: Document, words: list[str]) -> str:
+    """A highlighted piece of the first field (text, reply, title) that holds a query word."""
+    lowered = [w.lower() for w in words if w]
+    reply = doc.reply.text if doc.reply else ""
+    for field, limit in ((doc.text, _sql.INDEX_TEXT_CHARS), (reply, _sql.INDEX_REPLY_CHARS),
+                         (doc.title, _sql.INDEX_TITLE_CHARS)):
+        piece = field[:limit]
+        if piece and any(w in piece.lower() for w in lowered):
+            return _fts.highlight(" ".join(piece.split()), words, SNIPPET_CHARS)
+    return _plain(doc)
 
 
 def _plain(doc: Document) -> str:
-    body = " ".join((doc.text or doc.title).split())
+    body = " ".join((doc.text[:PLAIN_SNIPPET_CHARS * 4] or doc.title).split())
     if len(body) <= PLAIN_SNIPPET_CHARS:
         return body
     return body[:PLAIN_SNIPPET_CHARS] + "…"
 
 
 def run_count(store: "EmbeddedStore", query: SearchQuery | None) -> int:
-    """Number of documents matching ``query`` (all when None)."""
+    """Number of documents matching ``query`` (all when None), exactly."""
     base = _base(query)
     if base is _NOTHING:
         return 0
-    sql, params, _ = base
+    sql, params = _from(base[0], base[2], base[1])
     return store.execute(f"SELECT count(*) {sql}", params)[0][0]
 
 
@@ -107,7 +216,7 @@ def run_count_by_time(store: "EmbeddedStore", query: SearchQuery | None, interva
     base = _base(query)
     if base is _NOTHING:
         return []
-    sql, params, _ = base
+    sql, params = _from(base[0], base[2], base[1])
     rows = store.execute(f"SELECT d.t / {_sql.QUARTER_US} AS q, count(*) {sql} "
                          f"GROUP BY q ORDER BY q", params)
     return _sql.buckets(rows, interval, tzinfo)
@@ -120,7 +229,7 @@ def run_count_by_field(store: "EmbeddedStore", query: SearchQuery | None,
     base = _base(query)
     if base is _NOTHING:
         return {}
-    sql, params, _ = base
+    sql, params = _from(base[0], base[2], base[1])
     joiner = " AND " if " WHERE " in sql else " WHERE "
     rows = store.execute(f"SELECT d.{column}, count(*) {sql}{joiner}d.{column} IS NOT NULL "
                          f"GROUP BY d.{column} ORDER BY 2 DESC, 1", params)

@@ -10,11 +10,12 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from monitor.documents import Document
+from monitor.documents import Document, canonical_url
 from monitor.errors import StoreError
 from monitor.store import COUNT_FIELDS, INTERVALS, SORTS, SearchQuery
+from monitor.store import _body, _fts
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 
 def _segmenter() -> str:
@@ -22,12 +23,19 @@ def _segmenter() -> str:
         jieba_version = version("jieba")
     except PackageNotFoundError:  # pragma: no cover - jieba is a dependency
         jieba_version = "unknown"
-    return f"jieba-{jieba_version}/nohmm-subwords-1"
+    return f"jieba-{jieba_version}/nohmm-subwords-1/prefix-{INDEX_TEXT_CHARS}"
 
+
+#: How much of a document the full-text index holds (characters); the whole text is stored.
+#: One 10 MB page of a repetitive 公示 list would otherwise cost every search that touches it
+#: seconds (ranking and highlighting walk every occurrence of a word).
+INDEX_TITLE_CHARS, INDEX_TEXT_CHARS, INDEX_REPLY_CHARS = 1_000, 20_000, 10_000
 
 #: Changes when the way text is cut into index tokens changes (the index must then be rebuilt).
 SEGMENTER = _segmenter()
 
+# Filter and sort columns live in a narrow row, the document itself (compressed) in ``bodies``:
+# a search touches the narrow rows of its candidates and the bodies of one page only.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
@@ -36,9 +44,6 @@ CREATE TABLE IF NOT EXISTS documents (
     source TEXT NOT NULL,
     channel TEXT NOT NULL,
     kind TEXT NOT NULL,
-    url TEXT NOT NULL,
-    published_at TEXT,            -- ISO-8601 UTC, NULL when the page gave no date
-    crawled_at TEXT NOT NULL,     -- ISO-8601 UTC
     t INTEGER NOT NULL,           -- microseconds since 1970 of published_at, else crawled_at
     sentiment REAL,
     sentiment_label TEXT,
@@ -48,15 +53,22 @@ CREATE TABLE IF NOT EXISTS documents (
     status TEXT,
     department TEXT,
     place TEXT,
-    content_hash TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,    -- hash of every field but crawled_at: equal = nothing to write
-    body TEXT NOT NULL            -- Document.to_dict() as JSON: what get() returns
+    withdrawn INTEGER,            -- microseconds since 1970 when first found taken down, or NULL
+    urlkey INTEGER NOT NULL,      -- 64 bits of sha1(canonical url): finds a page by its address
+    content_hash INTEGER NOT NULL,
+    fingerprint INTEGER NOT NULL  -- every field but crawled_at: equal = nothing to write
 );
+CREATE TABLE IF NOT EXISTS bodies (docno INTEGER PRIMARY KEY, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS kept_aside (
+    id TEXT NOT NULL,             -- the stored document this version would have replaced
+    seen_at TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS kept_aside_id ON kept_aside (id);
 CREATE INDEX IF NOT EXISTS documents_t ON documents (t);
 CREATE INDEX IF NOT EXISTS documents_source ON documents (source, t);
 CREATE INDEX IF NOT EXISTS documents_channel ON documents (channel, t);
-CREATE INDEX IF NOT EXISTS documents_kind ON documents (kind, t);
-CREATE INDEX IF NOT EXISTS documents_own ON documents (own, t);
 CREATE INDEX IF NOT EXISTS documents_replied ON documents (replied, t) WHERE replied IS NOT NULL;
 CREATE INDEX IF NOT EXISTS documents_risk ON documents (risk);
 CREATE INDEX IF NOT EXISTS documents_sentiment ON documents (sentiment);
@@ -65,12 +77,15 @@ CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5(
 );
 """
 
-#: Column order of ``documents`` as written by :func:`document_row`.
-ROW_COLUMNS = ("docno", "id", "source", "channel", "kind", "url", "published_at", "crawled_at",
-               "t", "sentiment", "sentiment_label", "risk", "replied", "own", "status",
-               "department", "place", "content_hash", "fingerprint", "body")
+#: Column order of ``documents`` as written by :func:`prepare`.
+ROW_COLUMNS = ("docno", "id", "source", "channel", "kind", "t", "sentiment", "sentiment_label",
+               "risk", "replied", "own", "status", "department", "place", "withdrawn", "urlkey",
+               "content_hash", "fingerprint")
 INSERT_SQL = (f"INSERT OR REPLACE INTO documents ({', '.join(ROW_COLUMNS)}) "
               f"VALUES ({', '.join('?' * len(ROW_COLUMNS))})")
+BODY_SQL = "INSERT OR REPLACE INTO bodies (docno, body) VALUES (?, ?)"
+FTS_SQL = ("INSERT INTO documents_fts (rowid, title, text, reply, subwords) "
+           "VALUES (?, ?, ?, ?, ?)")
 
 #: bm25 weights of title, text, reply, subwords: a word in the title counts most.
 BM25 = "bm25(documents_fts, 4.0, 1.0, 1.0, 0.5)"
@@ -92,6 +107,16 @@ def micros(value: datetime) -> int:
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return (value - _EPOCH) // _MICRO
+
+
+def hash64(text: str) -> int:
+    """A signed 64-bit integer from sha1 of ``text`` (compact row keys and change markers)."""
+    return int.from_bytes(hashlib.sha1(text.encode("utf-8")).digest()[:8], "big", signed=True)
+
+
+def url_key(url: str) -> int:
+    """The ``urlkey`` of a page address (its canonical form, as document ids use)."""
+    return hash64(canonical_url(url))
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(Document))
@@ -123,12 +148,14 @@ class Prepared:
 
     doc: Document
     values: list[Any]  # ROW_COLUMNS without docno
-    content_hash: str
-    fingerprint: str
+    body: bytes
+    content_hash: int
+    fingerprint: int
+    fts: tuple[str, str, str, str] | None = None  # the segmented index row, when computed
 
 
 def prepare(doc: Document) -> Prepared:
-    """Column values of ``doc`` (the full JSON body, filter columns and hashes)."""
+    """Column values and stored body of ``doc`` (no segmentation: see :func:`index_row`)."""
     if not isinstance(doc, Document):
         raise StoreError(f"can only store Document objects, not {type(doc).__name__}")
     if not doc.id:
@@ -136,23 +163,34 @@ def prepare(doc: Document) -> Prepared:
     # Same content as doc.to_dict(), without its deep copy (json.dumps walks the values anyway).
     data = {name: getattr(doc, name) for name in _FIELDS}
     data["published_at"] = _iso(doc.published_at)
+    data["withdrawn_at"] = _iso(doc.withdrawn_at)
     crawled = _iso(data.pop("crawled_at"))
     data["reply"] = doc.reply.to_dict() if doc.reply else None
-    data["withdrawn_at"] = _iso(doc.withdrawn_at)
     without_crawled = dumps(data, sort_keys=True)
-    fingerprint = hashlib.sha1(without_crawled.encode("utf-8")).hexdigest()
-    body = f'{without_crawled[:-1]},"crawled_at":{json.dumps(crawled)}}}'
-    when = data["published_at"] or crawled
+    fingerprint = hash64(without_crawled)
+    body = _body.encode(f'{without_crawled[:-1]},"crawled_at":{json.dumps(crawled)}}}')
+    when = doc.published_at or doc.crawled_at
     sentiment = doc.analysis.get("sentiment")
     label = sentiment.get("label") if isinstance(sentiment, dict) else None
-    content_hash = doc.content_hash
-    values = [doc.id, doc.source, doc.channel, doc.kind, doc.url, data["published_at"], crawled,
-              micros(datetime.fromisoformat(when)), doc.sentiment,
+    content_hash = hash64(doc.content_hash)
+    values = [doc.id, doc.source, doc.channel, doc.kind, micros(when), doc.sentiment,
               label if isinstance(label, str) else None,
               float(doc.risk) if isinstance(doc.risk, (int, float)) else None,
               (1 if doc.replied else 0) if doc.is_message else None, 1 if doc.own else 0,
-              doc.status, doc.department, doc.place, content_hash, fingerprint, body]
-    return Prepared(doc, values, content_hash, fingerprint)
+              doc.status, doc.department, doc.place,
+              micros(doc.withdrawn_at) if doc.withdrawn_at else None, url_key(doc.url),
+              content_hash, fingerprint]
+    return Prepared(doc, values, body, content_hash, fingerprint)
+
+
+def index_row(doc: Document) -> tuple[str, str, str, str]:
+    """The segmented full-text row of ``doc``: bounded prefixes of title (with the letter
+    number, so that 信件编号 are searchable), text and reply, plus their sub-words."""
+    title = doc.title[:INDEX_TITLE_CHARS]
+    if doc.platform_id:
+        title = f"{title} {doc.platform_id[:100]}"
+    reply = doc.reply.text[:INDEX_REPLY_CHARS] if doc.reply else ""
+    return _fts.index_row(title, doc.text[:INDEX_TEXT_CHARS], reply)
 
 
 def check_query(query: SearchQuery) -> None:

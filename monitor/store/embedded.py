@@ -1,31 +1,42 @@
 """The embedded document store: one SQLite file (WAL) with an FTS5 index over jieba-cut text.
 
-It needs nothing installed and suits one office on one machine.  Documents are kept whole as
-JSON (so ``get`` returns every field as it was stored) next to the columns that filters and
-sorts use; the full-text index is described in :mod:`monitor.store._fts`.
+It needs nothing installed and suits one office on one machine.  Each document has a narrow row
+of the columns filters and sorts use (``documents``), its whole self as compressed JSON
+(``bodies``, what ``get`` returns) and an entry in the full-text index described in
+:mod:`monitor.store._fts` (a bounded prefix of long texts: see ``_sql.INDEX_TEXT_CHARS``).
+
+Writers prepare everything (JSON, compression, segmentation) before taking SQLite's write lock,
+hold it only for lookups and inserts, and retry with backoff while another process has it;
+:class:`~monitor.errors.StoreBusy` tells the caller a batch could not be written in time.
 """
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 import threading
-from collections import Counter
+import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 from monitor.documents import Document
 from monitor.errors import StoreError
-from monitor.store import (INSERTED, UNCHANGED, UPDATED, SearchQuery, SearchResult,
-                           StoreConfig)
-from monitor.store import _fts, _search, _sql
+from monitor.store import SearchQuery, SearchResult, StoreConfig
+from monitor.store import _body, _migrate, _search, _sql
+from monitor.store._write import Writer
 
 log = logging.getLogger(__name__)
 
-_CHUNK = 500  # documents looked up and written per round inside one put_many transaction
+_CHUNK = 500  # ids looked up per query
+
+#: ``[store]`` options of the embedded backend and their defaults.
+OPTIONS = {
+    "write_timeout_seconds": 120.0,   # how long a batch waits for another writer's lock
+    "search_timeout_seconds": 10.0,   # a search answers within this, with what it has
+    "count_limit": 10_000,            # search totals above this are shown as "10,000+"
+}
 
 
-class EmbeddedStore:
+class EmbeddedStore(Writer):
     """Store protocol on stdlib sqlite3; ``config.path`` None keeps everything in memory."""
 
     def __init__(self, config: StoreConfig):
@@ -33,9 +44,19 @@ class EmbeddedStore:
         self.path: Path | None = Path(config.path) if config.path else None
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
-        if config.options:
-            log.warning("the embedded store has no options; ignored: %s",
-                        ", ".join(sorted(config.options)))
+        options = dict(OPTIONS)
+        for key, value in (config.options or {}).items():
+            if key not in OPTIONS:
+                raise StoreError(f"[store] {key}: not an option of the embedded store; "
+                                 f"known: {', '.join(OPTIONS)}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise StoreError(f"[store] {key}: expected a positive number, not {value!r}")
+            options[key] = value
+        self.write_timeout = float(options["write_timeout_seconds"])
+        self.search_timeout = float(options["search_timeout_seconds"])
+        self.count_limit = int(options["count_limit"])
+        self.lock_hold_ms: list[float] = []  # one entry per write transaction
+        self.write_retries = 0  # times a write found the lock taken and waited
         self._conn = self._open()
 
     # -- opening and closing -------------------------------------------------------------
@@ -52,11 +73,11 @@ class EmbeddedStore:
         except sqlite3.Error as exc:
             raise StoreError(f"{name}: cannot open the document store: {exc}") from None
         try:
-            conn.execute("PRAGMA busy_timeout = 10000")
+            conn.execute("PRAGMA busy_timeout = 5000")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA temp_store = MEMORY")
-            conn.execute("PRAGMA cache_size = -32000")
+            conn.execute("PRAGMA cache_size = -65536")
             self._check_and_create(conn, name)
         except sqlite3.DatabaseError as exc:
             conn.close()
@@ -71,6 +92,10 @@ class EmbeddedStore:
         if tables and "store_meta" not in tables:
             raise StoreError(f"{name}: is a SQLite database of something else, not a document "
                              "store; point [store] path at a new file")
+        if tables:
+            meta = dict(conn.execute("SELECT key, value FROM store_meta"))
+            if meta.get("schema_version") == "1":
+                _migrate.from_v1(conn, name)
         try:
             conn.executescript("BEGIN;" + _sql.SCHEMA + "COMMIT;")
         except sqlite3.OperationalError as exc:
@@ -86,10 +111,11 @@ class EmbeddedStore:
                               ("segmenter", _sql.SEGMENTER)])
         elif meta.get("schema_version") != _sql.SCHEMA_VERSION:
             raise StoreError(f"{name}: document store schema {meta.get('schema_version')!r} "
-                             f"is not the supported {_sql.SCHEMA_VERSION!r}")
+                             f"is not the supported {_sql.SCHEMA_VERSION!r}; this version of "
+                             "the monitor cannot read it")
         elif meta.get("segmenter") != _sql.SEGMENTER:
-            log.warning("%s: full-text index was built with %s; run rebuild_index() for %s",
-                        name, meta.get("segmenter"), _sql.SEGMENTER)
+            log.warning("%s: full-text index was built with %s; run `monitor store "
+                        "rebuild-index` for %s", name, meta.get("segmenter"), _sql.SEGMENTER)
 
     def close(self) -> None:
         """Release the database connection; calling it again does nothing."""
@@ -114,102 +140,23 @@ class EmbeddedStore:
             raise StoreError("the document store is closed")
         return self._conn
 
-    # -- writing -------------------------------------------------------------------------
-
-    def put(self, document: Document) -> str:
-        """Insert or update one document; return INSERTED, UPDATED or UNCHANGED."""
-        counts = self._write([document])
-        return next(status for status, n in counts.items() if n)
-
-    def put_many(self, documents: Iterable[Document]) -> dict[str, int]:
-        """Upsert many documents in one transaction; return counts per outcome."""
-        counts = self._write(documents)
-        return {INSERTED: counts[INSERTED], UPDATED: counts[UPDATED],
-                UNCHANGED: counts[UNCHANGED]}
-
-    def _write(self, documents: Iterable[Document]) -> Counter:
-        counts: Counter = Counter({INSERTED: 0, UPDATED: 0, UNCHANGED: 0})
-        with self._lock:
-            conn = self.conn
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                next_no = conn.execute("SELECT coalesce(max(docno), 0) + 1 FROM documents"
-                                       ).fetchone()[0]
-                for chunk in _chunks(documents, _CHUNK):
-                    next_no = self._write_chunk(conn, chunk, next_no, counts)
-                conn.execute("COMMIT")
-            except BaseException as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise StoreError(f"{self!r}: write failed: {exc}") from exc
-                raise
-        return counts
-
-    def _write_chunk(self, conn: sqlite3.Connection, docs: list[Document], next_no: int,
-                     counts: Counter) -> int:
-        prepared = [_sql.prepare(d) for d in docs]
-        ids = list({p.doc.id for p in prepared})
-        known: dict[str, tuple[int, str, str]] = {
-            row[0]: (row[1], row[2], row[3]) for row in conn.execute(
-                f"SELECT id, docno, content_hash, fingerprint FROM documents "
-                f"WHERE id IN ({', '.join('?' * len(ids))})", ids)}
-        rows: dict[int, list[Any]] = {}
-        fts_rows: dict[int, _sql.Prepared] = {}
-        stale: set[int] = set()  # rows whose old index entry must go (no-op if not written yet)
-        for p in prepared:
-            found = known.get(p.doc.id)
-            if found is None:
-                docno, status = next_no, INSERTED
-                next_no += 1
-                fts_rows[docno] = p
-            elif found[2] == p.fingerprint:
-                counts[UNCHANGED] += 1
-                continue
-            else:
-                docno, status = found[0], UPDATED
-                if found[1] != p.content_hash:
-                    fts_rows[docno] = p
-                    stale.add(docno)
-            counts[status] += 1
-            rows[docno] = [docno, *p.values]
-            known[p.doc.id] = (docno, p.content_hash, p.fingerprint)
-        if rows:
-            conn.executemany(_sql.INSERT_SQL, rows.values())
-        if stale:
-            conn.executemany("DELETE FROM documents_fts WHERE rowid = ?", [(n,) for n in stale])
-        if fts_rows:
-            conn.executemany(
-                "INSERT INTO documents_fts (rowid, title, text, reply, subwords) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(n, *_index_row(p.doc)) for n, p in fts_rows.items()])
-        return next_no
-
     def rebuild_index(self) -> int:
         """Re-segment every document into a fresh full-text index; return how many."""
-        with self._lock:
-            conn = self.conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.execute("DELETE FROM documents_fts")
-                total = 0
-                cursor = conn.execute("SELECT docno, body FROM documents")
-                while batch := cursor.fetchmany(_CHUNK):
-                    conn.executemany(
-                        "INSERT INTO documents_fts (rowid, title, text, reply, subwords) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        [(n, *_index_row(Document.from_dict(json.loads(b)))) for n, b in batch])
-                    total += len(batch)
-                conn.execute("INSERT OR REPLACE INTO store_meta VALUES ('segmenter', ?)",
-                             (_sql.SEGMENTER,))
-                conn.execute("INSERT INTO documents_fts (documents_fts) VALUES ('optimize')")
-                conn.execute("COMMIT")
-            except BaseException as exc:
-                conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise StoreError(f"{self!r}: rebuilding the index failed: {exc}") from exc
-                raise
-        return total
+
+        def work(conn: sqlite3.Connection) -> int:
+            conn.execute("DELETE FROM documents_fts")
+            total = 0
+            cursor = conn.execute("SELECT docno, body FROM bodies")
+            while batch := cursor.fetchmany(_CHUNK):
+                conn.executemany(_sql.FTS_SQL, [
+                    (n, *_sql.index_row(Document.from_dict(_body.decode(b)))) for n, b in batch])
+                total += len(batch)
+            conn.execute("INSERT OR REPLACE INTO store_meta VALUES ('segmenter', ?)",
+                         (_sql.SEGMENTER,))
+            conn.execute("INSERT INTO documents_fts (documents_fts) VALUES ('optimize')")
+            return total
+
+        return self._in_write_lock(work)
 
     def check_integrity(self) -> list[str]:
         """Problems found in the file and the full-text index (empty when all is well)."""
@@ -223,23 +170,48 @@ class EmbeddedStore:
                 conn.execute("INSERT INTO documents_fts (documents_fts) VALUES ('integrity-check')")
             except sqlite3.DatabaseError as exc:
                 problems.append(f"full-text index: {exc}")
-            rows = conn.execute("SELECT count(*) FROM documents").fetchone()[0]
-            indexed = conn.execute("SELECT count(*) FROM documents_fts").fetchone()[0]
-            if rows != indexed:
-                problems.append(f"{rows} documents but {indexed} full-text index rows")
+            counts = [conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                      for table in ("documents", "bodies", "documents_fts")]
+            if len(set(counts)) != 1:
+                problems.append("{} documents, {} bodies and {} full-text index rows".format(
+                    *counts))
         return problems
 
     # -- reading -------------------------------------------------------------------------
 
     def get(self, doc_id: str) -> Document | None:
         """The document with this id, or None."""
-        with self._lock:
-            row = self.conn.execute("SELECT body FROM documents WHERE id = ?",
-                                    (doc_id,)).fetchone()
-        return Document.from_dict(json.loads(row[0])) if row else None
+        return self.get_many([doc_id]).get(doc_id)
+
+    def get_many(self, ids: Iterable[str]) -> dict[str, Document]:
+        """The stored documents among ``ids``, by id (missing ones left out)."""
+        unique = list(dict.fromkeys(ids))
+        found: dict[str, Document] = {}
+        for i in range(0, len(unique), _CHUNK):
+            part = unique[i:i + _CHUNK]
+            rows = self.execute(
+                f"SELECT d.id, b.body FROM documents d JOIN bodies b ON b.docno = d.docno "
+                f"WHERE d.id IN ({', '.join('?' * len(part))})", part)
+            found.update((i, Document.from_dict(_body.decode(b))) for i, b in rows)
+        return found
+
+    def find_by_url(self, source: str, url: str) -> Document | None:
+        """The document of ``source`` collected from ``url`` (any id scheme), or None."""
+        rows = self.execute("SELECT b.body FROM documents d JOIN bodies b ON b.docno = d.docno "
+                            "WHERE d.source = ? AND d.urlkey = ? ORDER BY d.docno DESC LIMIT 1",
+                            [source, _sql.url_key(url)])
+        return Document.from_dict(_body.decode(rows[0][0])) if rows else None
+
+    def bodies(self, docnos: list[int]) -> dict[int, Document]:
+        """Documents by row number (used by the search helpers for one page of hits)."""
+        if not docnos:
+            return {}
+        rows = self.execute(f"SELECT docno, body FROM bodies WHERE docno IN "
+                            f"({', '.join('?' * len(docnos))})", docnos)
+        return {n: Document.from_dict(_body.decode(b)) for n, b in rows}
 
     def search(self, query: SearchQuery) -> SearchResult:
-        """Documents matching ``query``, sorted and paged as it says."""
+        """Documents matching ``query``, sorted and paged as it says, within the time limit."""
         return self._read(_search.run_search, query)
 
     def count(self, query: SearchQuery | None = None) -> int:
@@ -271,19 +243,10 @@ class EmbeddedStore:
             try:
                 return self.conn.execute(sql, list(params)).fetchall()
             except sqlite3.Error as exc:
+                if "interrupted" in str(exc):
+                    raise _search.TimeLimit() from None
                 raise StoreError(f"{self!r}: query failed: {exc}") from exc
 
-
-def _index_row(doc: Document) -> tuple[str, str, str, str]:
-    return _fts.index_row(doc.title, doc.text, doc.reply.text if doc.reply else "")
-
-
-def _chunks(items: Iterable[Document], size: int) -> Iterator[list[Document]]:
-    chunk: list[Document] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+    def time_limit(self, seconds: float | None):
+        """Context manager: queries inside it stop (``_search.TimeLimit``) after ``seconds``."""
+        return _search.Deadline(self, self.search_timeout if seconds is None else seconds)

@@ -1,0 +1,200 @@
+"""The embedded store's bounds: index prefix, search time limit, capped totals, lock retries,
+letter numbers, kept-aside versions, upgrade from schema 1."""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from monitor.documents import Document, Reply
+from monitor.errors import StoreBusy, StoreError
+from monitor.store import SearchQuery, StoreConfig, _sql
+from monitor.store.embedded import EmbeddedStore
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+
+
+def _doc(i: int, text: str, **fields) -> Document:
+    fields.setdefault("published_at", NOW - timedelta(minutes=i))
+    return Document.new("src", fields.pop("channel", "news"), f"https://example.gov.cn/{i}",
+                        title=fields.pop("title", f"标题{i}"), text=text, **fields)
+
+
+def _store(tmp_path: Path, **options) -> EmbeddedStore:
+    return EmbeddedStore(StoreConfig(path=tmp_path / "docs.db", options=options))
+
+
+def test_full_text_is_stored_but_only_a_prefix_is_indexed(tmp_path):
+    filler = "公示名单" * (_sql.INDEX_TEXT_CHARS // 4)
+    long_text = "开头道路改造" + filler + "结尾独有词汇隧道"
+    with _store(tmp_path) as store:
+        store.put(_doc(1, long_text))
+        assert store.get(_doc(1, "").id).text == long_text  # nothing cut from what is kept
+        assert store.search(SearchQuery(text="道路改造")).total == 1
+        assert store.search(SearchQuery(text="隧道")).total == 0  # beyond the indexed prefix
+        hit = store.search(SearchQuery(text="道路改造")).hits[0]
+        assert "【道路改造】" in hit.snippet and len(hit.snippet) < 200
+
+
+def test_letter_numbers_are_searchable(tmp_path):
+    with _store(tmp_path) as store:
+        store.put(_doc(1, "小区门口路灯坏了", channel="mailbox", kind="message",
+                       platform_id="XZXX-2026-0042"))
+        store.put(_doc(2, "另一封信", channel="mailbox", kind="message",
+                       platform_id="XZXX-2026-0043"))
+        hits = store.search(SearchQuery(text='"XZXX-2026-0042"')).hits
+        assert [h.document.platform_id for h in hits] == ["XZXX-2026-0042"]
+
+
+def test_totals_above_the_count_limit_are_lower_bounds(tmp_path):
+    with _store(tmp_path, count_limit=5) as store:
+        store.put_many([_doc(i, f"投诉第{i}号") for i in range(12)])
+        result = store.search(SearchQuery(text="投诉", channels=["news"], limit=3))
+        assert (result.total, result.total_is_lower_bound, len(result.hits)) == (5, True, 3)
+        everything = store.search(SearchQuery(limit=3))
+        assert everything.total == 5 and everything.total_is_lower_bound
+        assert store.count() == 12  # count() stays exact
+        few = store.search(SearchQuery(text="投诉第3号"))
+        assert few.total_is_lower_bound is False
+
+
+def test_sorted_search_over_many_matches_walks_the_sort_index(tmp_path, monkeypatch):
+    from monitor.store import _search
+
+    monkeypatch.setattr(_search, "WALK_ABOVE", 3)
+    with _store(tmp_path) as store:
+        docs = [_doc(i, f"交通拥堵{i}", analysis={"sentiment": {"score": i / 20}}) for i in range(20)]
+        for d in docs:
+            d.risk = (i := docs.index(d)) / 20
+        store.put_many(docs)
+        newest = store.search(SearchQuery(text="交通", sort="newest", limit=3)).hits
+        assert [h.document.id for h in newest] == [docs[0].id, docs[1].id, docs[2].id]
+        risky = store.search(SearchQuery(text="交通", sort="risk", limit=2)).hits
+        assert [h.document.id for h in risky] == [docs[19].id, docs[18].id]
+        negative = store.search(SearchQuery(text="交通", sort="negative", limit=1, offset=1)).hits
+        assert [h.document.id for h in negative] == [docs[1].id]
+
+
+def test_relevance_over_very_many_matches_is_ranked_among_the_newest(tmp_path, monkeypatch):
+    from monitor.store import _search
+
+    monkeypatch.setattr(_search, "RANK_WINDOW", 5)
+    with _store(tmp_path) as store:
+        store.put_many([_doc(i, "防汛" * (1 + (i == 0))) for i in range(10)])
+        result = store.search(SearchQuery(text="防汛"))
+        assert result.total == 10
+        assert any("ranked among" in n for n in result.notes)
+        assert len(result.hits) == 5
+
+
+def test_a_search_past_its_time_limit_returns_with_a_note(tmp_path):
+    with _store(tmp_path) as store:
+        store.put_many([_doc(i, f"群众反映问题{i}") for i in range(3000)])
+        result = store.search(SearchQuery(text="群众", timeout=0.000001))
+        assert result.total_is_lower_bound
+        assert any("time limit" in n for n in result.notes)
+        assert store.search(SearchQuery(text="群众")).total == 3000  # the next one is fine
+
+
+def test_bad_options_are_refused():
+    with pytest.raises(StoreError, match="count_limit"):
+        EmbeddedStore(StoreConfig(options={"count_limit": -1}))
+    with pytest.raises(StoreError, match="not an option"):
+        EmbeddedStore(StoreConfig(options={"colour": 1}))
+
+
+def test_a_writer_waits_for_another_process_lock_and_is_counted(tmp_path):
+    with _store(tmp_path, write_timeout_seconds=20) as store:
+        other = sqlite3.connect(tmp_path / "docs.db", isolation_level=None,
+                                check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")
+        threading.Timer(0.5, lambda: other.execute("COMMIT")).start()
+        store.conn.execute("PRAGMA busy_timeout = 50")  # make the retry loop do the waiting
+        assert store.put(_doc(1, "锁等待")) == "inserted"
+        assert store.write_retries > 0
+        assert store.lock_hold_ms and max(store.lock_hold_ms) < 5_000
+        other.close()
+
+
+def test_a_lock_held_past_the_write_timeout_raises_store_busy(tmp_path):
+    with _store(tmp_path, write_timeout_seconds=0.3) as store:
+        other = sqlite3.connect(tmp_path / "docs.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        store.conn.execute("PRAGMA busy_timeout = 50")
+        began = time.monotonic()
+        with pytest.raises(StoreBusy):
+            store.put(_doc(1, "锁等待"))
+        assert time.monotonic() - began < 10
+        other.execute("COMMIT")
+        other.close()
+        assert store.count() == 0 and store.check_integrity() == []
+
+
+def test_versions_kept_aside_are_listed_newest_first(tmp_path):
+    with _store(tmp_path) as store:
+        doc = _doc(1, "原文")
+        store.put(doc)
+        for i in range(7):
+            store.keep_aside(_doc(1, f"空{i}"), "text is empty now")
+        kept = store.kept_aside(doc.id)
+        assert len(kept) == 5 and kept[0][2].text == "空6" and kept[0][1] == "text is empty now"
+        assert store.get(doc.id).text == "原文"
+
+
+def test_find_by_url_finds_documents_with_platform_ids(tmp_path):
+    with _store(tmp_path) as store:
+        doc = _doc(1, "信件", channel="mailbox", kind="message", platform_id="A-1")
+        store.put(doc)
+        assert store.find_by_url("src", "https://EXAMPLE.gov.cn/1#top").id == doc.id
+        assert store.find_by_url("other", "https://example.gov.cn/1") is None
+
+
+V1_SCHEMA = """
+CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE documents (docno INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, source TEXT NOT NULL,
+    channel TEXT NOT NULL, kind TEXT NOT NULL, url TEXT NOT NULL, published_at TEXT,
+    crawled_at TEXT NOT NULL, t INTEGER NOT NULL, sentiment REAL, sentiment_label TEXT, risk REAL,
+    replied INTEGER, own INTEGER NOT NULL, status TEXT, department TEXT, place TEXT,
+    content_hash TEXT NOT NULL, fingerprint TEXT NOT NULL, body TEXT NOT NULL);
+CREATE INDEX documents_t ON documents (t);
+CREATE INDEX documents_kind ON documents (kind, t);
+CREATE VIRTUAL TABLE documents_fts USING fts5(title, text, reply, subwords,
+    tokenize = 'unicode61 remove_diacritics 2');
+"""
+
+
+def test_a_schema_1_store_is_upgraded_in_place(tmp_path):
+    from monitor.store import _fts
+
+    path = tmp_path / "old.db"
+    docs = [_doc(1, "老库里的投诉", channel="mailbox", kind="message", platform_id="OLD-7",
+                 reply=Reply("已转交", "住建局")),
+            _doc(2, "老库新闻")]
+    conn = sqlite3.connect(path)
+    conn.executescript(V1_SCHEMA)
+    conn.executemany("INSERT INTO store_meta VALUES (?, ?)",
+                     [("schema_version", "1"), ("segmenter", _sql.SEGMENTER)])
+    for no, d in enumerate(docs, 1):
+        conn.execute("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,NULL,NULL,NULL,?,0,NULL,"
+                     "NULL,NULL,'h','f',?)",
+                     (no, d.id, d.source, d.channel, d.kind, d.url, None, "2026-11-28T00:00:00",
+                      _sql.micros(d.published_at), 1 if d.replied else None,
+                      json.dumps(d.to_dict(), ensure_ascii=False)))
+        conn.execute("INSERT INTO documents_fts (rowid, title, text, reply, subwords) "
+                     "VALUES (?, ?, ?, ?, ?)",
+                     (no, *_fts.index_row(d.title, d.text, d.reply.text if d.reply else "")))
+    conn.commit()
+    conn.close()
+    with EmbeddedStore(StoreConfig(path=path)) as store:
+        assert store.get(docs[0].id).reply.unit == "住建局"
+        assert store.search(SearchQuery(text="投诉")).total == 1
+        assert store.search(SearchQuery(text="OLD-7")).total == 1  # re-indexed with its number
+        assert store.search(SearchQuery(replied=True)).total == 1
+        assert store.check_integrity() == []
+    with EmbeddedStore(StoreConfig(path=path)) as store:  # opening again changes nothing
+        assert store.count() == 2
