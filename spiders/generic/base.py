@@ -16,7 +16,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 
 from monitor.config import MonitorConfig, SourceConfig, load_config
 from monitor.documents import Document, Reply
-from monitor.timeparse import parse_datetime_ex
+from monitor.timeparse import parse_datetime_info
 from spiders.report import RunReport
 from spiders.selectors import extract
 
@@ -147,19 +147,30 @@ class SourceSpider(scrapy.Spider):
 
         A relative date (「3小时前」「昨天 12:30」) is rounded to the minute and, when ``extra`` is
         given, flagged there as ``date_relative`` so that a re-crawl of unchanged content keeps
-        the first-seen date instead of a drifting one.
+        the first-seen date instead of a drifting one.  A date without a readable time of day
+        (「2022-09-30」, 「2026年11月24日 25:61」) is kept as local midnight, counted as
+        "date without time" and flagged as ``date_only``: never a silent 00:00.  The flags are
+        named after ``what``: a "reply date" sets ``reply_date_relative`` / ``reply_date_only``.
         """
         if not raw:
             return None
-        parsed, relative = parse_datetime_ex(raw, tz=self.config.timezone)
-        if parsed is None:
+        info = parse_datetime_info(raw, tz=self.config.timezone)
+        if info.value is None:
             self.report.warn(f"unparsed {what}")
             self.report.note(f"unparsed {what}: {raw[:60]!r}")
-        elif relative:
+            return None
+        key = what.replace(" ", "_")
+        if info.relative:
             self.report.warn(f"relative {what}")
             if extra is not None:
-                extra["date_relative"] = True
-        return parsed
+                extra[f"{key}_relative"] = True
+        if info.date_only:
+            self.report.warn(f"{what} without time")
+            if self.report.warnings[f"{what} without time"] <= 3:  # a few examples, not 1 a page
+                self.report.note(f"{what} without time: {raw[:60]!r}")
+            if extra is not None:
+                extra[f"{key}_only"] = True
+        return info.value
 
     def make_item(self, url: str, *, reply_text: str = "", reply_unit: str | None = None,
                   replied_at: Any = None, **fields: Any) -> Document:

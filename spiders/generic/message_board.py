@@ -109,11 +109,11 @@ class MessageBoardSpider(JsonBoardMixin, ListSpider):
         """The message item for one letter, from its fields as found (HTML page or JSON record):
         dates parsed, asker masked, status decided."""
         submitted = self.parse_date(submitted_raw, extra=extra)
-        replied_at = self.parse_date(reply_time_raw, "reply date")
+        replied_at = self.parse_date(reply_time_raw, "reply date", extra=extra)
         if reply and replied_at is None:
             tail = _TAIL_DATE.search(reply)
             if tail:
-                replied_at = self.parse_date(tail.group(1), "reply date")
+                replied_at = self.parse_date(tail.group(1), "reply date", extra=extra)
                 self.report.warn("reply date from reply text")
         status = STATUS_REPLIED if reply else STATUS_PENDING
         if site_status:
