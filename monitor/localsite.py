@@ -68,3 +68,33 @@ def serve_directory(root: str | Path, *, charset: str | None = "utf-8",
     finally:
         server.shutdown()
         server.server_close()
+
+
+#: The selectors of a board written by :func:`write_letter_board` (a news_list source).
+LETTER_BOARD_SELECTORS = {"links": "ul.l a", "title": "h1.t", "published": ".d",
+                          "content": "div.c"}
+
+_LETTER_PAGE = """<html><head><meta charset="utf-8"><title>{title}</title></head><body>
+<h1 class="t">{title}</h1><span class="d">2026-11-2{day} 09:{minute:02d}</span>
+<div class="c">{body}</div></body></html>"""
+
+
+def write_letter_board(root: str | Path, name: str, letters: int, *, filler_repeats: int = 2
+                       ) -> Path:
+    """Write a small letter board under ``root/name``: ``list.html`` linking ``letters`` pages.
+
+    ``filler_repeats`` makes each letter longer (1,500 gives pages of about 100,000 characters,
+    the "large pages" of the concurrency tests and benchmark).  Returns the board's folder.
+    """
+    folder = Path(root) / name
+    folder.mkdir(parents=True, exist_ok=True)
+    links = "".join(f'<li><a href="/{name}/{n}.html">信件{n}</a></li>' for n in range(letters))
+    (folder / "list.html").write_text(f'<ul class="l">{links}</ul>', encoding="utf-8")
+    filler = ("经核实，该路段雨水管网老化，住建局已安排施工单位进场疏通，预计本月底完工。"
+              "群众反映的道路改造问题将纳入明年计划。" * filler_repeats)
+    for n in range(letters):
+        body = f"{name}第{n}号来信：小区门口道路积水严重，恳请处理。{filler}"
+        (folder / f"{n}.html").write_text(
+            _LETTER_PAGE.format(title=f"{name}来信{n}", day=n % 7, minute=n % 60, body=body),
+            encoding="utf-8")
+    return folder

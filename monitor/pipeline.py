@@ -189,7 +189,7 @@ class Ingestor:
 
     def _keep_stored(self, doc: Document, prev: Document) -> bool:
         """True when ``doc`` has less than the stored ``prev``: keep it aside, count it."""
-        for name in carry_over(doc, prev):
+        for name in carry_over(doc, prev, self.monitor.config.tz):
             self.stats.carried_over[name] += 1
         reason = less_than(doc, prev)
         if reason is None:

@@ -14,6 +14,7 @@ may well say 「已被删除」; what they do not catch is stored as an ordinary
 from __future__ import annotations
 
 import re
+from datetime import timezone, tzinfo
 
 from monitor.documents import Document
 
@@ -68,13 +69,26 @@ def less_than(new: Document, old: Document) -> str | None:
     return None
 
 
-def carry_over(new: Document, old: Document) -> list[str]:
-    """Copy into ``new`` the fields ``old`` had and ``new`` lost; return their names."""
+def carry_over(new: Document, old: Document, tz: tzinfo = timezone.utc) -> list[str]:
+    """Copy into ``new`` the fields ``old`` had and ``new`` lost; return their names.
+
+    A date read without its time of day (``extra["date_only"]``) does not replace a stored time
+    on the same local date (``tz``): the list page said 11-24, the detail page 11-24 09:30.
+    """
     carried = []
     for name in CARRIED_FIELDS:
         if getattr(new, name) in (None, "") and getattr(old, name) not in (None, ""):
             setattr(new, name, getattr(old, name))
             carried.append(name)
-    if "published_at" in carried and old.extra.get("date_only"):
-        new.extra["date_only"] = True
+    if "published_at" in carried:
+        if old.extra.get("date_only"):
+            new.extra["date_only"] = True
+        else:
+            new.extra.pop("date_only", None)
+    elif (new.extra.get("date_only") and not old.extra.get("date_only") and old.published_at
+          and new.published_at and old.published_at.astimezone(tz).date()
+          == new.published_at.astimezone(tz).date()):
+        new.published_at = old.published_at
+        new.extra.pop("date_only", None)
+        carried.append("published_at")
     return carried

@@ -133,3 +133,17 @@ def test_a_locked_store_spools_the_batch_and_a_later_ingest_writes_it(monitor, m
     assert not list((monitor.config.data_dir / "spool").iterdir())
     stored = store.get(letter(1).id)
     assert stored.analysis and stored.risk is not None  # analysed before it was spooled
+
+
+def test_a_date_without_its_time_keeps_the_stored_time_of_that_day(monitor):
+    monitor.ingest([letter()])  # 2026-11-20 09:30 Beijing
+    midnight = datetime(2026, 11, 19, 16, 0, tzinfo=timezone.utc)  # 11-20 00:00 Beijing
+    stats = monitor.ingest([letter(text=TEXT + "补充", published_at=midnight,
+                                   extra={"date_only": True})])
+    stored = monitor.store.get(letter().id)
+    assert stats.updated == 1 and stored.published_at == WHEN
+    assert "date_only" not in stored.extra
+    next_day = datetime(2026, 11, 20, 16, 0, tzinfo=timezone.utc)  # another day: a real change
+    monitor.ingest([letter(text=TEXT + "再补充", published_at=next_day,
+                           extra={"date_only": True})])
+    assert monitor.store.get(letter().id).published_at == next_day

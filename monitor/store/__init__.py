@@ -38,8 +38,9 @@ class StoreConfig:
 class SearchQuery:
     """What to look for.  Every filter is optional; ``text`` uses the backend's full-text index.
 
-    ``text`` accepts words separated by spaces (all must match), ``"quoted phrases"`` and
-    ``OR`` between words.  Time filters compare against ``published_at`` (falling back to
+    ``text`` accepts words separated by spaces (all must match), ``"quoted phrases"``, ``OR``
+    between words, and exclusions (``-word``, ``-"a phrase"``, ``NOT word``); see
+    docs/store.md.  Time filters compare against ``published_at`` (falling back to
     ``crawled_at`` when a page gave no date).
     """
 

@@ -15,7 +15,7 @@ from scrapy.http import TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from monitor.config import MonitorConfig, SourceConfig, load_config
-from monitor.documents import Document, Reply
+from monitor.documents import Document, Gone, Reply
 from monitor.timeparse import parse_datetime_info
 from spiders.report import RunReport
 from spiders.selectors import extract
@@ -113,6 +113,11 @@ class SourceSpider(scrapy.Spider):
         if meta.get("start"):
             self.report.unreachable.append(url)
             self.report.note(f"start URL unreachable ({kind}): {url}")
+        elif failure.check(HttpError) and failure.value.response.status in (404, 410) \
+                and meta.get("fallback_item") is None:
+            # taken down: the pipeline marks a document collected from it before as withdrawn
+            yield Gone(self.source.id, url, failure.value.response.status)
+            return
         fallback = meta.get("fallback_item")
         if fallback is not None:
             yield fallback

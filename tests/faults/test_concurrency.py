@@ -15,7 +15,7 @@ import pytest
 from monitor.app import Monitor
 from monitor.config import SourceConfig, load_config
 from monitor.crawl import run_crawl
-from monitor.localsite import serve_directory
+from monitor.localsite import LETTER_BOARD_SELECTORS, serve_directory, write_letter_board
 from monitor.pipeline import Ingestor
 from monitor.starter import write_config
 from monitor.store import SearchQuery
@@ -23,22 +23,6 @@ from monitor.store import SearchQuery
 pytestmark = pytest.mark.slow
 
 LETTERS = 30
-PAGE = """<html><head><meta charset="utf-8"><title>{title}</title></head><body>
-<h1 class="t">{title}</h1><span class="d">2026-11-2{day} 09:{minute:02d}</span>
-<div class="c">{body}</div></body></html>"""
-
-
-def _site(root, name: str, big: bool) -> None:
-    folder = root / name
-    folder.mkdir()
-    links = "".join(f'<li><a href="/{name}/{n}.html">信件{n}</a></li>' for n in range(LETTERS))
-    (folder / "list.html").write_text(f'<ul class="l">{links}</ul>', encoding="utf-8")
-    filler = ("经核实，该路段雨水管网老化，住建局已安排施工单位进场疏通，预计本月底完工。"
-              "群众反映的道路改造问题将纳入明年计划。" * (1500 if big else 2))
-    for n in range(LETTERS):
-        body = f"{name}第{n}号来信：小区门口道路积水严重，恳请处理。{filler}"
-        (folder / f"{n}.html").write_text(
-            PAGE.format(title=f"{name}来信{n}", day=n % 7, minute=n, body=body), encoding="utf-8")
 
 
 def test_four_crawls_and_searches_at_once_lose_nothing(tmp_path):
@@ -46,12 +30,11 @@ def test_four_crawls_and_searches_at_once_lose_nothing(tmp_path):
     site.mkdir()
     names = ["east", "west", "north", "south"]
     for i, name in enumerate(names):
-        _site(site, name, big=i < 2)
+        write_letter_board(site, name, LETTERS, filler_repeats=1500 if i < 2 else 2)
     with serve_directory(site) as base:
         sources = [SourceConfig(id=name, spider="news_list", channel="board",
                                 url=f"{base}/{name}/list.html",
-                                selectors={"links": "ul.l a", "title": "h1.t", "published": ".d",
-                                           "content": "div.c"}) for name in names]
+                                selectors=LETTER_BOARD_SELECTORS) for name in names]
         config_dir = tmp_path / "config"
         write_config(config_dir, sources=sources, disabled=["sentiment_snownlp"])
         config = load_config(config_dir)
