@@ -198,3 +198,24 @@ def test_a_schema_1_store_is_upgraded_in_place(tmp_path):
         assert store.check_integrity() == []
     with EmbeddedStore(StoreConfig(path=path)) as store:  # opening again changes nothing
         assert store.count() == 2
+
+
+@pytest.mark.parametrize("tz", ["Asia/Shanghai", "Asia/Kolkata", "America/New_York", "UTC"])
+@pytest.mark.parametrize("interval", ["hour", "day", "week", "month"])
+def test_count_by_time_agrees_with_python_in_fixed_and_daylight_saving_zones(tmp_path, tz,
+                                                                             interval):
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(tz)
+    # around the US change of 2026-11-01 and across a month end, every 50 minutes
+    start = datetime(2026, 10, 31, 3, 10, tzinfo=timezone.utc)
+    times = [start + timedelta(minutes=50 * i) for i in range(90)]
+    with _store(tmp_path) as store:
+        store.put_many([_doc(i, "计数", published_at=t) for i, t in enumerate(times)])
+        got = dict(store.count_by_time(None, interval, tz))
+    expected: dict[str, int] = {}
+    for t in times:
+        label = _sql.bucket_label(t.astimezone(zone), interval)
+        expected[label] = expected.get(label, 0) + 1
+    assert {k: v for k, v in got.items() if v} == expected
+    assert sum(got.values()) == len(times)

@@ -217,9 +217,10 @@ def run_count_by_time(store: "EmbeddedStore", query: SearchQuery | None, interva
     if base is _NOTHING:
         return []
     sql, params = _from(base[0], base[2], base[1])
-    rows = store.execute(f"SELECT d.t / {_sql.QUARTER_US} AS q, count(*) {sql} "
+    unit, shift = _sql.grouping(interval, tzinfo)
+    rows = store.execute(f"SELECT (d.t + {shift}) / {unit} AS q, count(*) {sql} "
                          f"GROUP BY q ORDER BY q", params)
-    return _sql.buckets(rows, interval, tzinfo)
+    return _sql.buckets(rows, interval, tzinfo, unit, shift)
 
 
 def run_count_by_field(store: "EmbeddedStore", query: SearchQuery | None,

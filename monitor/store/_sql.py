@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -295,17 +296,48 @@ def _all_labels(first: datetime, last: datetime, interval: str, tzinfo: ZoneInfo
     return labels
 
 
-def buckets(rows: list[tuple[int, int]], interval: str, tzinfo: ZoneInfo) -> list[tuple[str, int]]:
-    """Merge quarter-hour counts ``(quarter number, count)`` into labelled buckets, gaps as 0."""
-    counts: dict[str, int] = {}
-    for quarter, count in rows:
-        local = datetime.fromtimestamp(quarter * (QUARTER_US // 1_000_000), tzinfo)
-        label = bucket_label(local, interval)
-        counts[label] = counts.get(label, 0) + count
+HOUR_US, DAY_US = 3600 * 1_000_000, 86400 * 1_000_000
+
+
+@functools.lru_cache(maxsize=64)
+def fixed_offset_us(tzinfo: ZoneInfo) -> int | None:
+    """The zone's UTC offset in microseconds if it has not changed since 1992 and is not
+    scheduled to change before 2040 (Asia/Shanghai, UTC, Asia/Kolkata…); None otherwise."""
+    offsets = {datetime(year, month, 1, tzinfo=timezone.utc).astimezone(tzinfo).utcoffset()
+               for year in range(1992, 2041) for month in (1, 4, 7, 10)}
+    if len(offsets) != 1:
+        return None
+    return next(iter(offsets)) // _MICRO
+
+
+def grouping(interval: str, tzinfo: ZoneInfo) -> tuple[int, int]:
+    """``(unit_us, shift_us)``: group rows by ``(t + shift) / unit`` in SQL.
+
+    In a zone with a fixed offset, by local hour or day directly (a few thousand groups a
+    year); otherwise by quarter hour in UTC, labelled one by one in Python (every offset in use
+    is a multiple of 15 minutes, and daylight saving moves it).
+    """
+    shift = fixed_offset_us(tzinfo)
+    if shift is None:
+        return QUARTER_US, 0
+    return (HOUR_US if interval == "hour" else DAY_US), shift
+
+
+def buckets(rows: list[tuple[int, int]], interval: str, tzinfo: ZoneInfo,
+            unit_us: int = QUARTER_US, shift_us: int = 0) -> list[tuple[str, int]]:
+    """Merge counts ``(group number, count)`` (see :func:`grouping`) into labelled buckets, gaps
+    as 0."""
     if not rows:
         return []
-    first = datetime.fromtimestamp(rows[0][0] * (QUARTER_US // 1_000_000), tzinfo)
-    last = datetime.fromtimestamp(rows[-1][0] * (QUARTER_US // 1_000_000), tzinfo)
+
+    def local(key: int) -> datetime:
+        return datetime.fromtimestamp((key * unit_us - shift_us) / 1_000_000, tzinfo)
+
+    counts: dict[str, int] = {}
+    for key, count in rows:
+        label = bucket_label(local(key), interval)
+        counts[label] = counts.get(label, 0) + count
+    first, last = local(rows[0][0]), local(rows[-1][0])
     hours = (last - first).total_seconds() / 3600
     if interval == "hour" and hours > MAX_FILLED_BUCKETS:
         return list(counts.items())  # too wide to fill every empty hour
