@@ -11,6 +11,7 @@ broken source file does not stop the other sources: it is reported by ``load_con
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +82,15 @@ def resolve_config_dir(config_dir: str | os.PathLike | None) -> Path:
     return Path(config_dir or os.environ.get(ENV_CONFIG_DIR) or "config").resolve()
 
 
+def _resolve(root: Path, value: str, main: Path, key: str) -> Path:
+    """``root / value`` made absolute; a path the system cannot take is a ConfigError."""
+    try:
+        return (root / value).resolve()
+    except (ValueError, OSError) as exc:  # an embedded NUL, a name too long, a symlink loop
+        raise ConfigError(f"not a usable path ({exc}): {value[:80]!r}", path=main,
+                          key=key) from None
+
+
 def load_config(config_dir: str | os.PathLike | None = None) -> MonitorConfig:
     """Read ``monitor.toml`` and the sources from ``config_dir`` (see :func:`resolve_config_dir`)."""
     root = resolve_config_dir(config_dir)
@@ -101,7 +111,7 @@ def load_config(config_dir: str | os.PathLike | None = None) -> MonitorConfig:
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"unknown time zone {tz!r}, expected a name like 'Asia/Shanghai'",
                           path=main, key="monitor.timezone") from None
-    data_dir = (root / mon.get("data_dir", str, "data")).resolve()
+    data_dir = _resolve(root, mon.get("data_dir", str, "data"), main, "monitor.data_dir")
     mon.reject_unknown()
 
     st = t.table("store")
@@ -109,7 +119,7 @@ def load_config(config_dir: str | os.PathLike | None = None) -> MonitorConfig:
     store_path = st.get("path", str, "")
     options = {k: v for k, v in st.data.items() if k not in ("backend", "path")}
     store = StoreConfig(backend=backend,
-                        path=(root / store_path).resolve() if store_path
+                        path=_resolve(root, store_path, main, "store.path") if store_path
                         else data_dir / "documents.db",
                         options=options)
 
@@ -128,11 +138,19 @@ def load_config(config_dir: str | os.PathLike | None = None) -> MonitorConfig:
                               path=main, key=f"plugins.{key}")
 
     cr = t.table("crawl")
+    delay = cr.get("download_delay", float, 0.0)
+    if not math.isfinite(delay) or delay < 0:
+        raise ConfigError(f"expected a number of seconds, 0 or more, got {delay}", path=main,
+                          key="crawl.download_delay")
+    user_agent = cr.get("user_agent", str, CrawlSettings.user_agent)
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in user_agent):
+        raise ConfigError("the user agent must be one line without control characters",
+                          path=main, key="crawl.user_agent")
     crawl = CrawlSettings(
         timeout_seconds=max(1, non_negative(cr, "timeout_seconds", 600)),
-        download_delay=cr.get("download_delay", float, 0.0),
+        download_delay=delay,
         concurrent_requests=max(1, non_negative(cr, "concurrent_requests", 8)),
-        user_agent=cr.get("user_agent", str, CrawlSettings.user_agent),
+        user_agent=user_agent,
         obey_robots=cr.get("obey_robots", bool, False),
         python=cr.get("python", str, ""),
     )

@@ -6,10 +6,12 @@ and the key.
 """
 from __future__ import annotations
 
+import codecs
 import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from monitor.documents import CHANNELS
 from monitor.errors import ConfigError
@@ -108,7 +110,47 @@ def selector_error(expr: str) -> str | None:
         else:
             probe.css(expr)
     except Exception as exc:  # noqa: BLE001 - lxml and cssselect raise their own types
-        return f"invalid {'XPath' if is_xpath(expr) else 'CSS'} selector {expr!r}: {exc}"
+        shown = repr(expr) if len(expr) <= 120 else repr(expr[:120]) + f"… ({len(expr)} chars)"
+        return f"invalid {'XPath' if is_xpath(expr) else 'CSS'} selector {shown}: " \
+               f"{str(exc)[:200]}"
+    return None
+
+
+def url_error(url: str) -> str | None:
+    """Why ``url`` cannot be crawled (not http/https, no host, a bad port, control characters
+    or spaces in the host), or None."""
+    if not re.match(r"^https?://", url):
+        return f"expected an http:// or https:// address, got {url[:200]!r}"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        return f"the address contains control characters: {url[:200]!r}"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError as exc:
+        return f"not a usable address ({exc}): {url[:200]!r}"
+    if not parts.hostname or any(ch.isspace() for ch in parts.hostname):
+        return f"the address has no usable host name: {url[:200]!r}"
+    return None
+
+
+#: Codecs Python knows that no web page is written in (text transforms, not charsets).
+_NOT_CHARSETS = {"idna", "punycode", "unicode_escape", "raw_unicode_escape", "utf_7",
+                 "undefined", "mbcs", "oem"}
+
+
+def encoding_error(encoding: str) -> str | None:
+    """Why ``encoding`` cannot be used to read pages (unknown, or a codec such as ``rot13``,
+    ``zlib`` or ``base64`` that is not a text encoding), or None."""
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        return f"unknown encoding {encoding!r}, expected a charset such as 'gbk' or 'utf-8'"
+    try:
+        b"aa\0\0".decode(encoding)  # non-text codecs (rot13, zlib, hex…) refuse bytes.decode
+    except (LookupError, UnicodeError):
+        name = "undefined"
+    if name.replace("-", "_") in _NOT_CHARSETS:
+        return f"the codec {encoding!r} cannot read web pages; expected a charset such as 'gbk'"
     return None
 
 
@@ -117,7 +159,8 @@ def json_path_error(path: str) -> str | None:
     if not path.strip():
         return "empty path"
     if not JSON_PATH_RE.match(path.strip()):
-        return (f"invalid JSON path {path!r}: expected names or list indexes made of letters, "
+        return (f"invalid JSON path {path[:120]!r}: expected names or list indexes made of "
+                "letters, "
                 "digits and '_', separated by dots (e.g. 'data.result' or 'reply.text')")
     return None
 
@@ -141,20 +184,20 @@ def parse_source(data: dict, path: Path) -> SourceConfig:
         raise ConfigError(f"unknown channel {channel!r}, expected one of {', '.join(CHANNELS)}",
                           path=path, key="channel")
     url = t.get("url", str, required=True)
-    if not re.match(r"^https?://", url):
-        raise ConfigError(f"expected an http:// or https:// address, got {url!r}",
-                          path=path, key="url")
+    problem = url_error(url)
+    if problem:
+        raise ConfigError(problem, path=path, key="url")
     page_url = t.get("page_url", str, "")
     if page_url and "{page}" not in page_url:
         raise ConfigError("must contain {page} where the page number goes", path=path,
                           key="page_url")
+    problem = url_error(page_url.replace("{page}", "2")) if page_url else None
+    if problem:
+        raise ConfigError(problem, path=path, key="page_url")
     encoding = t.get("encoding", str, "")
-    if encoding:
-        import codecs
-        try:
-            codecs.lookup(encoding)
-        except LookupError:
-            raise ConfigError(f"unknown encoding {encoding!r}", path=path, key="encoding") from None
+    problem = encoding_error(encoding) if encoding else None
+    if problem:
+        raise ConfigError(problem, path=path, key="encoding")
     fmt = t.get("format", str, "html")
     if fmt not in FORMATS:
         raise ConfigError(f"unknown format {fmt!r}, expected one of {', '.join(FORMATS)}",

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,14 @@ def toml_value(value: Any) -> str:
 def read_toml(path: Path) -> dict[str, Any]:
     """Parse one TOML file; syntax or encoding problems become a ConfigError naming the file."""
     try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = None  # read_bytes below says why
+    if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        # reading a named pipe or a device would block (or never end)
+        raise ConfigError("not a regular file (a pipe, socket or device); expected a TOML file",
+                          path=path)
+    try:
         # utf-8-sig: Windows editors often save a byte-order mark that TOML does not allow
         return tomllib.loads(Path(path).read_bytes().decode("utf-8-sig"))
     except FileNotFoundError:
@@ -35,6 +45,9 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"not valid TOML: {exc}", path=path) from None
     except UnicodeDecodeError:
         raise ConfigError("not UTF-8 text; save the file as UTF-8", path=path) from None
+    except RecursionError:  # tomllib recurses once per level of [[[...]]] or {a = {a = ...}}
+        raise ConfigError("not usable TOML: arrays or tables nested too deeply", path=path
+                          ) from None
 
 
 class Table:
@@ -62,7 +75,9 @@ class Table:
             value = float(value)
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
             names = " or ".join(TYPE_NAMES.get(k, k.__name__) for k in kinds)
-            raise ConfigError(f"expected {names}, got {value!r}", path=self.path,
+            shown = repr(value)
+            shown = shown if len(shown) <= 120 else shown[:120] + "…"
+            raise ConfigError(f"expected {names}, got {shown}", path=self.path,
                               key=self._key(key))
         return value
 

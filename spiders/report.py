@@ -68,9 +68,9 @@ class RunReport:
         if len(self.messages) < MAX_MESSAGES:
             self.messages.append(message[:300])
 
-    def error(self, kind: str, url: str = "", detail: str = "") -> None:
-        """Count an error and note where it happened."""
-        self.error_kinds[kind] += 1
+    def error(self, kind: str, url: str = "", detail: str = "", count: int = 1) -> None:
+        """Count an error (``count`` of them: entries lost together) and note where."""
+        self.error_kinds[kind] += count
         self.note(f"{kind}: {url}" + (f" ({detail})" if detail else ""))
 
     def skip(self, reason: str, url: str = "") -> None:

@@ -53,27 +53,34 @@ def inline(text: str) -> str:
 
 
 def _walk(el: Any, out: list[str], skip: Callable[[Any], bool] | None) -> None:
-    tag = el.tag if isinstance(el.tag, str) else ""
-    if not tag:  # comments and processing instructions
-        if el.tail:
-            out.append(el.tail)
-        return
-    tag = tag.lower().rpartition("}")[2]
-    if tag in DROP_TAGS or (skip is not None and skip(el)):
-        if el.tail:
-            out.append(el.tail)
-        return
-    block = tag in BLOCK_TAGS
-    if block:
-        out.append("\n")
-    if el.text:
-        out.append(el.text)
-    for child in el:
-        _walk(child, out, skip)
-    if block:
-        out.append("\n")
-    if el.tail:
-        out.append(el.tail)
+    # A loop with its own stack, not recursion: a page nested 10,000 levels deep (lxml keeps
+    # about 2,000 of them) must not raise RecursionError.
+    stack: list[tuple[Any, bool | None]] = [(el, None)]
+    while stack:
+        node, closing_block = stack.pop()
+        if closing_block is not None:  # every child done: close the element
+            if closing_block:
+                out.append("\n")
+            if node.tail:
+                out.append(node.tail)
+            continue
+        tag = node.tag if isinstance(node.tag, str) else ""
+        if not tag:  # comments and processing instructions
+            if node.tail:
+                out.append(node.tail)
+            continue
+        tag = tag.lower().rpartition("}")[2]
+        if tag in DROP_TAGS or (skip is not None and skip(node)):
+            if node.tail:
+                out.append(node.tail)
+            continue
+        block = tag in BLOCK_TAGS
+        if block:
+            out.append("\n")
+        if node.text:
+            out.append(node.text)
+        stack.append((node, block))
+        stack.extend((child, None) for child in reversed(node))
 
 
 def element_text(el: Any, skip: Callable[[Any], bool] | None = None) -> str:

@@ -11,21 +11,28 @@ replaced by the page number.  Pages are read one after the other, until ``max_pa
 limit) or a page without records.
 
 A record's document URL is its ``link`` (resolved against the list page), else
-``<url>#<number>`` (else ``<url>#<hash of title and text>``).
+``<url>#<number>`` (else ``<url>#<hash of title and text>``).  Its id comes from the letter
+number, else from that whole address (fragment included: two records without a link or a
+number are two documents).
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any, Iterator
-from urllib.parse import urldefrag, urlsplit
+from urllib.parse import urldefrag
 
 import scrapy
 from scrapy.http import TextResponse
 
+from monitor.documents import make_doc_id
+from spiders.generic.listing import absolute
+
 
 JSON_HARD_PAGE_CAP = 10_000
 _MISSING = object()
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def get_path(data: Any, path: str) -> Any:
@@ -84,7 +91,9 @@ class JsonBoardMixin:
             text = response.text if isinstance(response, TextResponse) \
                 else response.body.decode("utf-8-sig")
             return json.loads(text)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            if isinstance(exc, RecursionError):  # arrays or objects nested ~1,000 deep
+                exc = ValueError("nested too deeply to read")
             start = response.body[:60].decode("utf-8", "replace").strip()
             self.report.error("not JSON", response.url, f"{exc}; the body starts {start!r}")
             return _MISSING
@@ -104,6 +113,9 @@ class JsonBoardMixin:
             text = str(raw)
         elif isinstance(raw, str):
             text = raw.replace("\r\n", "\n").replace("\r", "\n").strip()
+            if _SURROGATE.search(text):  # "\ud800" in the JSON: not a character, cannot be stored
+                self.report.warn("invalid characters replaced")
+                text = _SURROGATE.sub("\ufffd", text)
         else:
             self.report.warn(f"not text: {name}")
             text = ""
@@ -172,17 +184,16 @@ class JsonBoardMixin:
         number = self.one_line(record, "number")
         content = hashlib.sha1(f"{title}\x1f{question}".encode("utf-8")).hexdigest()
         link = self.one_line(record, "link")
-        url = urldefrag(response.urljoin(link))[0] if link else ""
-        if url and urlsplit(url).scheme not in ("http", "https"):
+        url = (absolute(response, link) or "") if link else ""
+        if link and not url:  # javascript:, mailto:, "http://[::1", a port out of range
             self.report.warn("unusable link")
-            url = ""
         base = urldefrag(self.source.url)[0]
         extra: dict[str, Any] = {}
         # without a link the guard tells records apart by content (their URLs are built below)
         platform_id = self.platform_id(number, url or f"{base}#{content[:16]}", content, extra)
         if not url:
             url = f"{base}#{platform_id}" if platform_id else f"{base}#{content[:16]}"
-        yield self.letter_item(
+        item = self.letter_item(
             url, title=title, question=question, reply=reply, platform_id=platform_id,
             extra=extra, asker=self.one_line(record, "asker"),
             unit=self.one_line(record, "unit"), reply_unit=self.one_line(record, "reply_unit"),
@@ -190,6 +201,12 @@ class JsonBoardMixin:
             submitted_raw=self.value(record, "submitted"),
             reply_time_raw=self.value(record, "reply_time"),
             place=self.one_line(record, "place"))
+        if platform_id is None and urldefrag(url)[1]:
+            # <url>#<hash>: the id must come from the whole address, for canonical URLs drop
+            # the fragment and every such record of the API would get one id (and overwrite
+            # the others)
+            item.id = make_doc_id(self.source.id, platform_id=url)
+        yield item
 
     def mask_reply(self, reply: str) -> str:  # pragma: no cover - provided by the spider
         raise NotImplementedError

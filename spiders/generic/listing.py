@@ -11,15 +11,52 @@ import re
 from typing import Any, Iterator
 from urllib.parse import urldefrag, urlsplit
 
+from w3lib.url import safe_url_string
+
 from spiders.generic.base import SourceSpider
 from spiders.selectors import select
 
 _WORD = re.compile(r"[\u4e00-\u9fff\w]")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 HARD_PAGE_CAP = 10_000
 
 
+def _scheme(href: str) -> str:
+    found = _SCHEME.match(href)
+    return found.group(1).lower() if found else ""
+
+
 def _usable(url: str) -> bool:
-    return urlsplit(url).scheme in ("http", "https")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a port out of range or not a number raises ValueError
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def absolute(response: Any, href: str) -> str | None:
+    """``href`` resolved against the page, without its fragment; None when it cannot be a
+    crawlable address (``http://[::1``, a port out of range, ``javascript:``)."""
+    try:
+        url = urldefrag(response.urljoin(href.strip()))[0]
+    except ValueError:  # urljoin refuses an invalid IPv6 host outright
+        return None
+    return url if _usable(url) else None
+
+
+def page_address(template: str, page: int) -> str:
+    """List page ``page`` of a ``page_url`` template (only ``{page}`` is replaced: other braces
+    in an address are text, not format fields)."""
+    return template.replace("{page}", str(page))
+
+
+def too_long(spider: Any, url: str) -> bool:
+    """True when Scrapy would drop a request for ``url`` without a word (``URLLENGTH_LIMIT``,
+    2083 characters by default): the caller must count it instead."""
+    settings = getattr(spider, "settings", None)
+    limit = settings.getint("URLLENGTH_LIMIT", 2083) if settings is not None else 2083
+    return bool(limit) and len(safe_url_string(url)) > limit  # as the request will have it
 
 
 class ListSpider(SourceSpider):
@@ -33,8 +70,8 @@ class ListSpider(SourceSpider):
         yield self.request(self.source.url, self.parse_list, start=True, page=1)
         if self.source.page_url and self.source.max_pages > 1 \
                 and not self.source.selectors.get("next_page"):
-            for page in range(2, self.source.max_pages + 1):
-                url = self.source.page_url.format(page=page)
+            for page in range(2, min(self.source.max_pages, HARD_PAGE_CAP) + 1):
+                url = page_address(self.source.page_url, page)
                 self.seen_urls.add(url)
                 yield self.request(url, self.parse_list, page=page)
 
@@ -52,6 +89,8 @@ class ListSpider(SourceSpider):
         for node in nodes:
             if isinstance(node.root, str):
                 raw.append(node.root)
+            elif not hasattr(node.root, "tag"):  # an XPath number or boolean: no link in it
+                continue
             elif node.attrib.get("href"):
                 raw.append(node.attrib["href"])
             else:
@@ -71,8 +110,13 @@ class ListSpider(SourceSpider):
             href = href.strip()
             if not href or href.startswith(("#", "javascript:", "mailto:", "tel:")):
                 continue
-            url = urldefrag(response.urljoin(href))[0]
-            if _usable(url) and url not in links:
+            url = absolute(response, href)
+            if url is None:
+                if _scheme(href) in ("", "http", "https"):  # meant as a link to a page: say so
+                    self.report.warn("unusable link")
+                    self.report.note(f"unusable link {href[:100]!r} on {response.url}")
+                continue
+            if url not in links:
                 links.append(url)
         return links
 
@@ -83,7 +127,8 @@ class ListSpider(SourceSpider):
         for a in response.xpath("//a[@href]"):
             text = "".join(a.xpath(".//text()").getall())
             href = a.attrib["href"]
-            if len(_WORD.findall(text)) >= 8 and urlsplit(response.urljoin(href)).netloc == host:
+            url = absolute(response, href)
+            if len(_WORD.findall(text)) >= 8 and url and urlsplit(url).netloc == host:
                 found.append(href)
         return found
 
@@ -105,6 +150,9 @@ class ListSpider(SourceSpider):
                 self.report.warn("not followed (max_items/limit)")
                 continue
             new += 1
+            if too_long(self, url):
+                self.report.skip("address too long to fetch", url[:200])
+                continue
             yield self.request(url, self.parse_detail, list_page=page)
         limit = self.source.max_pages or HARD_PAGE_CAP
         if page >= limit or (self.budget is not None and self.scheduled >= self.budget):
@@ -112,13 +160,16 @@ class ListSpider(SourceSpider):
         next_hrefs = self.hrefs(response, "next_page") if self.source.selectors.get("next_page") \
             else []
         if next_hrefs:
-            next_url = urldefrag(response.urljoin(next_hrefs[0].strip()))[0]
-            if _usable(next_url) and next_url not in self.seen_urls:
+            next_url = absolute(response, next_hrefs[0])
+            if next_url is not None and too_long(self, next_url):
+                self.report.warn("next page address too long")
+                next_url = None
+            if next_url is not None and next_url not in self.seen_urls:
                 self.seen_urls.add(next_url)
                 yield self.request(next_url, self.parse_list, page=page + 1)
         elif self.source.page_url and self.source.max_pages == 0 and new \
                 and not self.source.selectors.get("next_page"):
-            url = self.source.page_url.format(page=page + 1)
+            url = page_address(self.source.page_url, page + 1)
             self.seen_urls.add(url)
             yield self.request(url, self.parse_list, page=page + 1)
 

@@ -12,12 +12,14 @@ one (「3小时前」) sets ``extra["date_relative"]``.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 from lxml import etree, html
 from scrapy.http import TextResponse
 
 from spiders.generic.base import SourceSpider
+from spiders.generic.listing import absolute, too_long
 from spiders.charset import choose_encoding
 from spiders.selectors import element_text, inline
 
@@ -56,22 +58,72 @@ def html_to_text(markup: str) -> str:
         return inline(re.sub(r"<[^>]+>", " ", markup))
 
 
-def feed_root(response: Any) -> Any:
-    """The parsed feed (lxml, recovering from broken XML), or None when it is not XML at all."""
+#: An entry's start tag in the raw feed (any namespace prefix): what the parser should find.
+_ENTRY_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s>/]")
+_HIDDEN = re.compile(rb"<!\[CDATA\[.*?\]\]>|<!--.*?-->", re.S)  # where "<item>" is only text
+_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _xml_char(code: int) -> bool:
+    return code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD \
+        or 0x10000 <= code <= 0x10FFFF
+
+
+def clean_xml(data: bytes) -> tuple[bytes, int]:
+    """``data`` with the characters XML forbids (controls, ``&#0;``, ``&#xD800;``) replaced by
+    U+FFFD, and how many there were: libxml2 keeps a bad reference as bytes that are not UTF-8
+    (reading the entry then raises), and a raw control character can end the parse."""
+    count = 0
+
+    def ref(m: re.Match) -> bytes:
+        nonlocal count
+        code = int(m.group(1), 16) if m.group(1) else int(m.group(2))
+        if _xml_char(code):
+            return m.group(0)
+        count += 1
+        return b"&#xFFFD;"
+
+    data = _CHAR_REF.sub(ref, data)
+    data, controls = _CONTROL.subn("\ufffd".encode("utf-8"), data)
+    return data, count + controls
+
+
+@dataclass
+class Feed:
+    """A parsed feed: its root (None when it is not XML at all), how many entries its bytes
+    hold, and how many characters XML forbids were replaced."""
+
+    root: Any
+    raw_entries: int
+    replaced: int
+    damaged: bool
+
+
+def read_feed(response: Any) -> Feed:
+    """Parse the feed (lxml, recovering from broken XML)."""
     if hasattr(response, "text"):
-        data = response.text.encode("utf-8")
+        data = response.text.encode("utf-8", errors="replace")
     else:
         body = response.body
         declared = _XML_DECL.match(body)
         encoding, _ = choose_encoding(body, declared.group(1).decode() if declared else None)
         data = body.decode(encoding or (declared.group(1).decode() if declared else "utf-8"),
                            errors="replace").encode("utf-8")
+    data, replaced = clean_xml(data)
     parser = etree.XMLParser(recover=True, encoding="utf-8", resolve_entities=False,
                              no_network=True, huge_tree=False)
     try:
-        return etree.fromstring(data, parser=parser)
+        root = etree.fromstring(data, parser=parser)
     except etree.XMLSyntaxError:
-        return None
+        root = None
+    damaged = any(e.level >= etree.ErrorLevels.ERROR for e in parser.error_log)
+    return Feed(root, len(_ENTRY_TAG.findall(_HIDDEN.sub(b"", data))), replaced, damaged)
+
+
+def feed_root(response: Any) -> Any:
+    """The parsed feed (lxml, recovering from broken XML), or None when it is not XML at all."""
+    return read_feed(response).root
 
 
 class RssSpider(SourceSpider):
@@ -86,12 +138,28 @@ class RssSpider(SourceSpider):
         yield self.request(self.source.url, self.parse_feed, start=True)
 
     def parse_feed(self, response: Any) -> Iterator[Any]:
-        """Every entry of the feed → an item, or a request for its page first."""
-        root = feed_root(response)
+        """Every entry of the feed → an item, or a request for its page first.
+
+        Entries the parser could not read (the feed is cut short, or broken past repair) are
+        counted as errors ("unreadable feed entry"), one per entry the bytes hold beyond those
+        read: never silently fewer.
+        """
+        feed = read_feed(response)
+        root = feed.root
         if root is None:
             self.report.error("parse: not a feed", response.url)
             return
+        if feed.replaced:
+            self.report.warn("characters XML forbids replaced")
         entries = [el for el in root.iter() if _local(el) in ("item", "entry")]
+        if feed.damaged:
+            self.report.warn("damaged feed")
+            self.report.note(f"damaged feed (read what could be read): {response.url}")
+        lost = feed.raw_entries - len(entries)
+        if lost > 0:
+            self.report.error("unreadable feed entry", response.url,
+                              f"{lost} of {feed.raw_entries} entries could not be read",
+                              count=lost)
         if not entries:
             self.report.warn("empty feed")
             self.report.note(f"no <item> or <entry> in {response.url}")
@@ -104,7 +172,13 @@ class RssSpider(SourceSpider):
             if not self.take():
                 self.report.warn("not followed (max_items/limit)")
                 continue
-            if detail and item.url:
+            if detail and item.url and not absolute(response, item.url):
+                self.report.warn("detail page not fetched (unusable link)")  # javascript:, ftp:
+                yield item
+            elif detail and item.url and too_long(self, item.url):
+                self.report.warn("detail page not fetched (address too long)")
+                yield item
+            elif detail and item.url:
                 # guids, not URLs, tell entries apart: two entries may share one page
                 yield self.request(item.url, self.parse_detail, dont_filter=True,
                                    fallback_item=item)
@@ -132,7 +206,15 @@ class RssSpider(SourceSpider):
         if not link:
             self.report.skip("entry without link", response.url)
             return None
-        link = response.urljoin(link)
+        try:
+            link = response.urljoin(link)
+        except ValueError:  # "http://[::1": urljoin refuses an invalid IPv6 host
+            if not guid.startswith(("http://", "https://")):
+                self.report.skip("entry with an unusable link", response.url)
+                self.report.note(f"entry with an unusable link {link[:100]!r}: {response.url}")
+                return None
+            self.report.warn("unusable link")
+            link = guid
         texts = [html_to_text(_child_text(entry, name)) for name in _TEXT_TAGS]
         text = max(texts, key=len)
         if not title and not text:

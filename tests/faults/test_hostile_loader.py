@@ -1,0 +1,127 @@
+"""Hostile source files and ``monitor.toml`` files through the real loader (in process, fast).
+
+Every generated ``sources/*.toml`` goes into one configuration directory and is read by one
+``load_config`` call: each must come back as a source or as a one-line ConfigError naming its
+file (never an exception, never a hang — a named pipe among them), and the ones whose fate is
+certain (broken TOML, wrong types, addresses no crawl can use, codecs that are not charsets)
+must be refused.  Each ``monitor.toml`` variant is its own directory: a clean ConfigError or a
+configuration.
+"""
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from hostile_local import FileCase, main_files, source_files
+from monitor.config import load_config
+from monitor.errors import ConfigError, MonitorError
+
+SEED = 6
+
+
+def _write(directory: Path, case: FileCase) -> None:
+    path = directory / case.name
+    if case.special == "dir":
+        path.mkdir()
+    elif case.special == "loop":
+        os.symlink(path, path)
+    elif case.special == "dangling":
+        os.symlink(directory / "nowhere.toml.target", path)
+    elif case.special == "fifo":
+        os.mkfifo(path)
+    else:
+        path.write_bytes(case.data)
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory):
+    """(cases, MonitorConfig) for one directory holding every hostile source file."""
+    cases = source_files(random.Random(SEED))
+    root = tmp_path_factory.mktemp("hostile-config") / "config"
+    (root / "sources").mkdir(parents=True)
+    (root / "monitor.toml").write_text("[monitor]\ntimezone = \"Asia/Shanghai\"\n",
+                                       encoding="utf-8")
+    for case in cases:
+        _write(root / "sources", case)
+    return cases, load_config(root)
+
+
+def _fates(cases, config) -> dict[str, tuple[str, str]]:
+    errors = {Path(e.path).name: str(e) for e in config.source_errors if e.path}
+    accepted = {Path(s.path).name for s in config.sources.values()}
+    return {c.name: ("accept", "") if c.name in accepted else
+            ("reject", errors[c.name]) if c.name in errors else ("missing", "")
+            for c in cases}
+
+
+def test_enough_hostile_source_files():
+    cases = source_files(random.Random(SEED))
+    assert len(cases) >= 200
+    assert len({c.name for c in cases}) == len(cases)
+    assert source_files(random.Random(SEED))[5].data == cases[5].data  # seeded
+
+
+def test_every_source_file_is_a_source_or_a_one_line_error(loaded):
+    cases, config = loaded
+    fates = _fates(cases, config)
+    missing = [name for name, (fate, _) in fates.items() if fate == "missing"]
+    assert not missing, f"files neither loaded nor reported: {missing}"
+    assert all(e.path for e in config.source_errors), [str(e) for e in config.source_errors]
+    for name, (fate, message) in fates.items():
+        if fate == "reject":
+            assert "\n" not in message and "Traceback" not in message, (name, message)
+            assert name in message and len(message) < 1200, (name, message[:300])
+
+
+def test_files_whose_fate_is_certain(loaded):
+    cases, config = loaded
+    fates = _fates(cases, config)
+    wrong = [(c.kind, c.name, c.expect, fates[c.name][0], fates[c.name][1][-160:])
+             for c in cases if c.expect and fates[c.name][0] != c.expect]
+    assert not wrong, wrong
+
+
+@pytest.mark.parametrize("kind", ["bad urls", "bad page_url", "bad encodings", "bad selectors"])
+def test_accepted_values_are_usable_by_a_crawl(loaded, kind):
+    """What the loader lets through must not crash a crawl: addresses that parse and have a
+    host, page templates that are addresses, text encodings, selectors that compile."""
+    from urllib.parse import urlsplit
+
+    from monitor.sourcefile import encoding_error, selector_error, url_error
+
+    cases, config = loaded
+    by_file = {Path(s.path).name: s for s in config.sources.values()}
+    for case in cases:
+        source = by_file.get(case.name)
+        if case.kind != kind or source is None:
+            continue
+        assert url_error(source.url) is None and urlsplit(source.url).hostname
+        if source.page_url:
+            assert url_error(source.page_url.replace("{page}", "2")) is None, source.page_url
+        if source.encoding:
+            assert encoding_error(source.encoding) is None
+            b"<html></html>".decode(source.encoding)
+        for expr in source.selectors.values():
+            assert selector_error(expr) is None
+
+
+@pytest.mark.parametrize("index", range(len(main_files())))
+def test_monitor_toml_variants(tmp_path, index):
+    kind, text, expect = main_files()[index]
+    root = tmp_path / "config"
+    (root / "sources").mkdir(parents=True)
+    (root / "monitor.toml").write_text(text, encoding="utf-8")
+    try:
+        config = load_config(root)
+    except ConfigError as exc:
+        message = str(exc)
+        assert expect != "accept", (kind, text[:80], message)
+        assert "\n" not in message and "monitor.toml" in message, message
+        return
+    except MonitorError as exc:  # pragma: no cover - would be a wrong error class
+        pytest.fail(f"{kind}: {type(exc).__name__}: {exc}")
+    assert expect != "reject", (kind, text[:120], "was accepted")
+    assert config.crawl.timeout_seconds >= 1 and config.crawl.concurrent_requests >= 1

@@ -1,0 +1,216 @@
+"""Hostile documents through the real ingest pipeline, and hostile queries through the search
+parser, ``EmbeddedStore.search`` and ``monitor search`` (in process, fast).
+
+The store is small and real (a SQLite file, the built-in plugins but snownlp): documents with
+huge engagement counts, script and SQL text, control characters and odd dates are ingested,
+then every generated query is searched.  Pass: every document stored or skipped with a reason,
+every search answers (a result, or a one-line refusal for a query that cannot mean anything),
+no user input reaches FTS5 as syntax, the store is intact afterwards.  Search times are not
+asserted (bench/bench_faults.py prints them).
+"""
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import replace
+
+import pytest
+from click.testing import CliRunner
+
+from hostile_local import documents, queries
+from monitor.app import Monitor
+from monitor.cli import cli
+from monitor.config import load_config
+from monitor.documents import Document
+from monitor.errors import MonitorError
+from monitor.pipeline import Ingestor
+from monitor.store import SearchQuery, SearchResult
+from monitor.store import _fts
+
+SEED = 6
+_FTS5_ERRORS = ("fts5", "syntax error", "malformed MATCH", "no such column", "unterminated")
+
+
+def _doc(i: int, fields: dict) -> Document:
+    return Document.new("hostile-docs", "news", f"http://127.0.0.1/doc/{i}", **dict(fields))
+
+
+@pytest.fixture(scope="module")
+def hostile_store(tmp_path_factory):
+    """(monitor, [(case, document)], IngestStats) with every hostile document ingested in
+    batches, as a crawl does; documents holding lone surrogates are left for their own test."""
+    from monitor.starter import write_config
+
+    root = tmp_path_factory.mktemp("hostile-store") / "config"
+    write_config(root, sources=[], disabled=["sentiment_snownlp"])
+    monitor = Monitor(load_config(root))
+    pairs = [(case, _doc(i, case.fields)) for i, case in enumerate(documents(random.Random(SEED)))
+             if case.kind != "lone surrogates"]
+    logging.getLogger("monitor.pipeline").setLevel(logging.ERROR)
+    with Ingestor(monitor, batch_size=25) as ingestor:
+        for _, doc in pairs:
+            ingestor.add(doc)
+    yield monitor, pairs, ingestor.stats
+    monitor.close()
+
+
+def test_enough_hostile_queries_and_documents():
+    assert len(queries(random.Random(SEED))) >= 300
+    assert len(documents(random.Random(SEED))) >= 70
+
+
+def test_every_hostile_document_stored_or_skipped_with_a_reason(hostile_store):
+    monitor, pairs, stats = hostile_store
+    assert stats.received == len(pairs)
+    assert stats.inserted + stats.skipped == len(pairs), stats.to_dict()
+    assert set(stats.skip_reasons) <= {"published_at has no time zone",
+                                       "empty: no title, text or reply"}, stats.skip_reasons
+    for case, doc in pairs:
+        stored = monitor.store.get(doc.id)
+        if case.expect == "stored":
+            assert stored is not None, (case.kind, doc.title[:40])
+            assert stored.title == doc.title and stored.text == doc.text, case.kind
+            assert stored.engagement == doc.engagement or case.kind == "huge numbers"
+    assert monitor.store.check_integrity() == []
+
+
+def test_engagement_counts_never_break_risk_ranking(hostile_store):
+    """1e308, 10**20, "1.2万", -5, inf, nan: the risk plugin must rank every document."""
+    monitor, pairs, stats = hostile_store
+    unranked = [repr(case.fields.get("engagement"))[:60] for case, doc in pairs
+                if case.kind == "huge numbers" and (monitor.store.get(doc.id) or doc).risk is None]
+    if unranked and set(stats.plugin_failures) == {"risk.rank_risk"}:
+        pytest.xfail("plugins/risk.py _engagement: weight * count overflows for an int past "
+                     f"1e308 (OverflowError), so these documents have no risk: {unranked}")
+    assert not unranked and not stats.plugin_failures, (unranked, stats.plugin_failures)
+
+
+def test_a_lone_surrogate_does_not_lose_its_batch(tmp_path):
+    """A document whose text holds U+D800 (e.g. from a JSON API's "\\ud800") among good ones:
+    the good ones are stored, the bad one is stored cleaned or skipped with a reason."""
+    from monitor.starter import write_config
+
+    root = tmp_path / "config"
+    write_config(root, sources=[], disabled=["sentiment_snownlp"])
+    good = [_doc(i, {"title": f"好文档{i}", "text": "正文内容"}) for i in range(3)]
+    bad = _doc(9, {"title": "代理\ud800字符", "text": "正文\udfff"})
+    with Monitor(load_config(root)) as monitor:
+        try:
+            with Ingestor(monitor) as ingestor:
+                for doc in (good[0], bad, good[1], good[2]):
+                    ingestor.add(doc)
+        except UnicodeEncodeError as exc:
+            kept = sum(monitor.store.get(d.id) is not None for d in good)
+            pytest.xfail(f"the whole batch is lost ({kept} of 3 good documents stored): "
+                         f"{exc}; monitor/pipeline.py check_document (or store prepare) must "
+                         f"refuse or clean text that cannot be encoded")
+        assert all(monitor.store.get(d.id) is not None for d in good)
+        assert ingestor.stats.inserted + ingestor.stats.skipped == 4
+
+
+def test_search_parser_takes_every_query():
+    """The parser turns anything into a quoted FTS5 expression (or nothing to search)."""
+    for kind, text in queries(random.Random(SEED)):
+        match = _fts.to_match(text)
+        _fts.search_words(text)
+        _fts.query_problem(text)
+        if match is not None:
+            assert isinstance(match, str) and match, (kind, text)
+
+
+def _search(store, text: str, **filters) -> SearchResult | str:
+    try:
+        return store.search(SearchQuery(text=text, **{"limit": 10, **filters}))
+    except MonitorError as exc:  # a refusal, which must be one line and not about FTS5 syntax
+        return str(exc)
+
+
+def test_every_hostile_query_answers(hostile_store):
+    monitor, pairs, _ = hostile_store
+    answered = refused = 0
+    for kind, text in queries(random.Random(SEED)):
+        outcome = _search(monitor.store, text)
+        if isinstance(outcome, SearchResult):
+            answered += 1
+            assert outcome.total >= len(outcome.hits)
+            continue
+        refused += 1
+        assert "\n" not in outcome, (kind, text, outcome)
+        assert not any(e in outcome for e in _FTS5_ERRORS), (kind, text[:60], outcome)
+    assert answered >= 300, (answered, refused)
+
+
+def test_ordinary_words_still_find_their_documents(hostile_store):
+    monitor, pairs, _ = hostile_store
+    for case, doc in pairs[:10]:  # the valid ones
+        tag = doc.title[-6:]  # dc0001: ASCII, one token
+        result = monitor.store.search(SearchQuery(text=tag))
+        assert [h.document.id for h in result.hits] == [doc.id], tag
+
+
+def test_script_and_sql_in_documents_and_queries_leave_the_store_intact(hostile_store):
+    monitor, pairs, stats = hostile_store
+    for _, text in queries(random.Random(SEED)):
+        if "DROP" in text or "DELETE" in text or "PRAGMA" in text or "ATTACH" in text:
+            _search(monitor.store, text)
+    assert monitor.store.count() == stats.inserted
+    assert monitor.store.check_integrity() == []
+    injected = [doc for case, doc in pairs if case.kind == "script and sql"]
+    for doc in injected:
+        assert monitor.store.get(doc.id).text == doc.text  # stored as text, not run
+
+
+@pytest.mark.parametrize("filters", [
+    {"since": __import__("datetime").datetime.min.replace(
+        tzinfo=__import__("datetime").timezone.utc)},
+    {"until": __import__("datetime").datetime.max.replace(
+        tzinfo=__import__("datetime").timezone.utc)},
+    {"min_risk": float("nan")}, {"min_risk": 1e308}, {"min_sentiment": -1e308},
+    {"offset": 10 ** 6}, {"limit": 0}, {"limit": 10 ** 6}, {"sort": "risk"},
+    {"sources": ["'); DROP TABLE documents;--"]}, {"channels": ["\x00"]},
+    {"kinds": ["message"] * 2000}, {"offset": 2 ** 63}, {"limit": -1}, {"sort": "bogus"},
+])
+def test_hostile_filters_answer_or_refuse_in_one_line(hostile_store, filters):
+    monitor, _, _ = hostile_store
+    for text in ("", "政府", '"NEAR("'):
+        try:
+            outcome = _search(monitor.store, text, **filters)
+        except OverflowError as exc:
+            if filters.get("offset", 0) < 2 ** 63:
+                raise
+            pytest.xfail(f"an offset past 2**63 reaches SQLite ({exc}); store/_sql.py "
+                         "check_query should refuse it (and monitor search --offset bound it)")
+        if isinstance(outcome, str):
+            assert "\n" not in outcome and len(outcome) < 300, outcome
+
+
+def test_cli_search_never_shows_a_traceback(hostile_store):
+    monitor, _, _ = hostile_store
+    runner = CliRunner()
+    config_dir = str(monitor.config.config_dir)
+    picks = [text for kind, text in queries(random.Random(SEED))
+             if kind in ("fts5 syntax", "sql", "control characters", "unicode")]
+    picks = [t for t in picks if "\x00" not in t][::2]  # argv cannot hold NUL
+    assert len(picks) >= 40
+    crashes: dict[str, list[str]] = {}
+    for args in [[text] for text in picks] + [["政府", "--offset", str(2 ** 63)],
+                                              ["--", "-围墙"], ["政府", "--sort", "bogus"]]:
+        result = runner.invoke(cli, ["-c", config_dir, "search", *args, "--limit", "3"])
+        output = result.output + (result.stderr if result.stderr_bytes is not None else "")
+        if "Traceback" in output or result.exit_code not in (0, 1, 2) or not (
+                result.exception is None or isinstance(result.exception, SystemExit)):
+            crashes.setdefault(repr(result.exception), []).append(repr(args)[:40])
+    known = [k for k in crashes if "date value out of range" in k or "too large" in k]
+    if crashes and len(known) == len(crashes):
+        pytest.xfail(f"monitor search crashes with a traceback: {crashes} — a hit dated year 1 "
+                     "or 9999 overflows when shown in local time (monitor/output.py local_time "
+                     "or cli_search.render_hit), and --offset has no upper bound")
+    assert not crashes, crashes
+
+
+def test_replace_keeps_queries_deterministic():
+    a = queries(random.Random(SEED))
+    b = queries(random.Random(SEED))
+    assert a == b and len({t for _, t in a}) > 250
+    assert replace(documents(random.Random(SEED))[0]).fields == documents(
+        random.Random(SEED))[0].fields
