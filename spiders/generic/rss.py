@@ -8,12 +8,18 @@ otherwise drop the second request for a shared link silently); when that page fa
 selector finds nothing, the feed's description is kept (never a lost entry).  Dates that are not
 RFC 822 (``2025-12-29 19:58:18``) are read by :func:`monitor.timeparse.parse_datetime`; a relative
 one (「3小时前」) sets ``extra["date_relative"]``.
+
+Broken feeds: characters XML forbids are replaced, a feed the parser had to repair is counted
+("damaged feed"), and entries its bytes hold but the parser could not read are counted as
+errors ("unreadable feed entry"), one each.  An entry whose link is unusable (``javascript:``,
+an invalid host) is kept at ``<feed url>#<guid>`` when it has a guid, else skipped and counted.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from typing import Any, Iterator
+from urllib.parse import quote
 
 from lxml import etree, html
 from scrapy.http import TextResponse
@@ -172,8 +178,7 @@ class RssSpider(SourceSpider):
             if not self.take():
                 self.report.warn("not followed (max_items/limit)")
                 continue
-            if detail and item.url and not absolute(response, item.url):
-                self.report.warn("detail page not fetched (unusable link)")  # javascript:, ftp:
+            if detail and item.url.startswith(response.url + "#"):  # no page of its own
                 yield item
             elif detail and item.url and too_long(self, item.url):
                 self.report.warn("detail page not fetched (address too long)")
@@ -207,14 +212,18 @@ class RssSpider(SourceSpider):
             self.report.skip("entry without link", response.url)
             return None
         try:
-            link = response.urljoin(link)
+            joined = response.urljoin(link)
         except ValueError:  # "http://[::1": urljoin refuses an invalid IPv6 host
-            if not guid.startswith(("http://", "https://")):
+            joined = ""
+        if not joined or absolute(response, joined) is None:  # javascript:, ftp:, bad port
+            if not guid:
                 self.report.skip("entry with an unusable link", response.url)
                 self.report.note(f"entry with an unusable link {link[:100]!r}: {response.url}")
                 return None
-            self.report.warn("unusable link")
-            link = guid
+            self.report.warn("unusable link")  # kept, at the feed's address (never javascript:)
+            web = guid.startswith(("http://", "https://")) and absolute(response, guid)
+            joined = web or f"{response.url}#{quote(guid)}"
+        link = joined
         texts = [html_to_text(_child_text(entry, name)) for name in _TEXT_TAGS]
         text = max(texts, key=len)
         if not title and not text:

@@ -67,6 +67,7 @@ class SiteCheck:
     crashes: list[str] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)  # inputs neither stored nor counted
     wrong: list[str] = field(default_factory=list)  # stored, but without their words
+    caught: list[str] = field(default_factory=list)  # exceptions caught and logged at DEBUG
 
     @property
     def accounted(self) -> int:
@@ -263,7 +264,7 @@ def _plain(text: str) -> str:
     return "".join(text.split())
 
 
-def crash_signs(result: CrawlResult, log_file: Path) -> list[str]:
+def crash_signs(result: CrawlResult, log: str) -> list[str]:
     """Why this crawl counts as a crash: exit code, timeout, fatal, no report, a traceback."""
     signs = []
     if result.returncode not in (0, None):
@@ -274,12 +275,10 @@ def crash_signs(result: CrawlResult, log_file: Path) -> list[str]:
         signs.append(f"no run report: {result.message[:200]}")
     if result.report.get("fatal"):
         signs.append(f"fatal: {result.report['fatal'][:200]}")
-    log = log_file.read_text(encoding="utf-8", errors="replace") if log_file.exists() else ""
     for text in (log, result.log_tail):
-        if "Traceback (most recent call last)" in text:
-            lines = text[text.index("Traceback (most recent call last)"):].splitlines()[1:]
-            last = next((ln for ln in lines if ln and not ln[0].isspace()), "?")
-            signs.append(f"traceback: {last[:200]}")
+        found = tracebacks(text)
+        if found["shown"]:
+            signs.append(f"traceback: {found['shown'][0]}")
             break
     for kind, count in (result.report.get("error_kinds") or {}).items():
         if re.match(r"^(parse|pipeline|store): [A-Z]\w*(Error|Exception)$", kind):
@@ -287,10 +286,35 @@ def crash_signs(result: CrawlResult, log_file: Path) -> list[str]:
     return signs
 
 
+_TRACEBACK = "Traceback (most recent call last)"
+
+
+def tracebacks(log: str) -> dict[str, list[str]]:
+    """The exception line of every traceback in ``log``: ``shown`` (printed, or logged at INFO
+    or above) and ``debug`` (logged with a DEBUG record: caught, seen only at LOG_LEVEL DEBUG)."""
+    out: dict[str, list[str]] = {"shown": [], "debug": []}
+    lines = log.splitlines()
+    for i, line in enumerate(lines):
+        if not line.startswith(_TRACEBACK):
+            continue
+        end = next((j for j in range(i + 1, len(lines)) if lines[j] and not lines[j][0].isspace()),
+                   len(lines) - 1)
+        frames = [m for m in (re.search(r'/((?:monitor|spiders|plugins)/[\w/]+\.py)", line (\d+), '
+                                        r"in (\w+)", ln) for ln in lines[i:end]) if m]
+        where = f" ({frames[-1].group(1)}:{frames[-1].group(2)} {frames[-1].group(3)})" \
+            if frames else ""
+        before = lines[i - 1] if i else ""
+        kind = "debug" if re.search(r"\] DEBUG: ", before) else "shown"
+        out[kind].append(lines[end][:200] + where)
+    return out
+
+
 def check_site(site: Site, result: CrawlResult, docs: dict[str, list[Any]],
                log_file: Path) -> SiteCheck:
     """Account for every input of ``site`` (see the module docstring)."""
-    check = SiteCheck(site, result, crashes=crash_signs(result, log_file))
+    log = log_file.read_text(encoding="utf-8", errors="replace") if log_file.exists() else ""
+    check = SiteCheck(site, result, crashes=crash_signs(result, log),
+                      caught=tracebacks(log)["debug"])
     report = result.report
     if site.unit in ("feed", "api page"):
         return _check_variant(check)
@@ -306,7 +330,7 @@ def check_site(site: Site, result: CrawlResult, docs: dict[str, list[Any]],
                     check.wrong.append(f"{case.kind} {case.name}: {case.phrase!r} not in "
                                        f"{texts[0][:60]!r}")
             continue
-        check.outcomes[case.name] = _reason(case, report)
+        check.outcomes[case.name] = _reason(case, report) or _log_reason(case, log)
         if case.expect == "stored":
             check.lost.append(f"{case.kind} {case.name}: not stored "
                               f"({check.outcomes[case.name]})")
@@ -330,6 +354,34 @@ def _reason(case: Case, report: dict) -> str:
         head = message.split(": ", 1)[0]
         if head in errors:
             return f"error: {head}"
+    return ""
+
+
+#: What a crawl log (LOG_LEVEL DEBUG) says became of a request: pattern → outcome.
+_LOG_FATES = [
+    (r"Filtered duplicate request", "dropped by the duplicate filter (not counted)"),
+    (r"Ignoring link \(url length", "dropped: address too long (not counted)"),
+    (r"exceeded DOWNLOAD_MAX", "skip: body over DOWNLOAD_MAXSIZE"),
+    (r"Gave up retrying .*took longer than", "error: download timeout"),
+    (r"Got data loss", "error: data loss (connection closed early)"),
+    (r"Gave up retrying .*\): (\d{3} [\w ]+)", "error: HTTP {0}"),
+    (r"max redirections", "skip: too many redirects"),
+    (r"Crawled \(([3-9]\d\d)\)", "error: HTTP {0}"),
+    (r"skipped document .*?: (.*)$", "skip (pipeline): {0}"),
+    (r"Error downloading", "error: download"),
+    (r"Crawled \(200\)", "skip: no document in the page"),
+]
+
+
+def _log_reason(case: Case, log: str) -> str:
+    """The outcome the crawl log shows for this case's URL (with LOG_LEVEL DEBUG), else
+    "not stored"."""
+    lines = [ln for ln in log.splitlines() if re.search(rf"/{case.name}(?![0-9])", ln)]
+    for pattern, outcome in _LOG_FATES:
+        for line in reversed(lines):
+            found = re.search(pattern, line)
+            if found:
+                return outcome.format(*found.groups())
     return "not stored"
 
 
@@ -346,11 +398,14 @@ def _check_variant(check: SiteCheck) -> SiteCheck:
     noted = bool(report.get("errors") or report.get("warnings") or report.get("skipped")
                  or report.get("selector_misses"))
     if result.status == "failed":
-        check.outcomes[case.name] = f"failed: {result.message[:80]}"
+        message = re.sub(r"\s*https?://\S+", "", result.message)
+        check.outcomes[case.name] = f"crawl failed: {message[:80]}"
     elif counted:
-        check.outcomes[case.name] = f"{report.get('items')} items, {report.get('skipped')} skipped"
+        check.outcomes[case.name] = f"read: {report.get('items')} items, " \
+                                    f"{report.get('skipped')} skipped"
     elif noted:
-        kinds = list(report.get("error_kinds") or {}) + list(report.get("warnings") or {})
+        kinds = list(report.get("error_kinds") or {}) + list(report.get("warnings") or {}) + [
+            f"{name} selector found nothing" for name in report.get("selector_misses") or {}]
         check.outcomes[case.name] = "counted: " + ", ".join(kinds[:3])
     else:
         check.outcomes[case.name] = "nothing"
@@ -367,9 +422,10 @@ def tally(checks: list[SiteCheck]) -> dict[str, Counter]:
     "skip: reason", "error: kind", "failed: …" or "not stored")."""
     kinds: dict[str, Counter] = {}
     for check in checks:
+        prefix = {"feed": "whole feed: ", "api page": "whole API page: "}.get(check.site.unit, "")
         for case in check.site.cases:
             outcome = check.outcomes.get(case.name, "?")
-            kinds.setdefault(case.kind, Counter())[outcome] += 1
+            kinds.setdefault(prefix + case.kind, Counter())[outcome] += 1
     return kinds
 
 

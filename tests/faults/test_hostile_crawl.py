@@ -151,3 +151,13 @@ def test_charset_corrections_are_counted(corpus):
     news = checks["hostile-news"].result.report["warnings"]
     assert news.get("charset corrected", 0) >= 5 and news.get("undecodable bytes", 0) >= 5
     assert all(re.match(r"^[\w ()/:.+-]+$", k) for k in news), list(news)
+
+
+def test_no_stored_document_has_an_address_that_is_not_the_web(corpus):
+    """javascript:, ftp: and broken links are never stored as a document's address."""
+    _, store = corpus
+    hits = store.search(SearchQuery(limit=100_000)).hits
+    assert len(hits) >= 500
+    bad = [h.document.url[:60] for h in hits
+           if not h.document.url.startswith(("http://", "https://"))]
+    assert not bad, bad

@@ -10,29 +10,22 @@ asserted (bench/bench_faults.py prints them).
 """
 from __future__ import annotations
 
-import logging
 import random
-from dataclasses import replace
+from datetime import datetime, timezone
 
 import pytest
 from click.testing import CliRunner
 
-from hostile_local import documents, queries
+from _hostile_checks import FTS5_ERRORS, document, ingest_documents, search
+from hostile_local import DocCase, documents, queries
 from monitor.app import Monitor
 from monitor.cli import cli
 from monitor.config import load_config
-from monitor.documents import Document
-from monitor.errors import MonitorError
 from monitor.pipeline import Ingestor
 from monitor.store import SearchQuery, SearchResult
 from monitor.store import _fts
 
 SEED = 6
-_FTS5_ERRORS = ("fts5", "syntax error", "malformed MATCH", "no such column", "unterminated")
-
-
-def _doc(i: int, fields: dict) -> Document:
-    return Document.new("hostile-docs", "news", f"http://127.0.0.1/doc/{i}", **dict(fields))
 
 
 @pytest.fixture(scope="module")
@@ -44,13 +37,9 @@ def hostile_store(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile-store") / "config"
     write_config(root, sources=[], disabled=["sentiment_snownlp"])
     monitor = Monitor(load_config(root))
-    pairs = [(case, _doc(i, case.fields)) for i, case in enumerate(documents(random.Random(SEED)))
-             if case.kind != "lone surrogates"]
-    logging.getLogger("monitor.pipeline").setLevel(logging.ERROR)
-    with Ingestor(monitor, batch_size=25) as ingestor:
-        for _, doc in pairs:
-            ingestor.add(doc)
-    yield monitor, pairs, ingestor.stats
+    cases = [c for c in documents(random.Random(SEED)) if c.kind != "lone surrogates"]
+    pairs, stats = ingest_documents(monitor, cases)
+    yield monitor, pairs, stats
     monitor.close()
 
 
@@ -92,8 +81,9 @@ def test_a_lone_surrogate_does_not_lose_its_batch(tmp_path):
 
     root = tmp_path / "config"
     write_config(root, sources=[], disabled=["sentiment_snownlp"])
-    good = [_doc(i, {"title": f"好文档{i}", "text": "正文内容"}) for i in range(3)]
-    bad = _doc(9, {"title": "代理\ud800字符", "text": "正文\udfff"})
+    good = [document(i, DocCase("valid", {"title": f"好文档{i}", "text": "正文内容"}))
+            for i in range(3)]
+    bad = document(9, DocCase("lone surrogates", {"title": "代理\ud800字符", "text": "正文\udfff"}))
     with Monitor(load_config(root)) as monitor:
         try:
             with Ingestor(monitor) as ingestor:
@@ -108,36 +98,53 @@ def test_a_lone_surrogate_does_not_lose_its_batch(tmp_path):
         assert ingestor.stats.inserted + ingestor.stats.skipped == 4
 
 
+_SURROGATES = ("monitor/textseg.py tokens() (the fast segmenter) raises UnicodeEncodeError on a "
+               "lone surrogate, which is what `monitor search $'\\xff'` passes (argv is decoded "
+               "with surrogateescape): the query parser or textseg must replace them first")
+
+
+def _known_surrogate_crashes(crashes: list[tuple[str, str, str]]) -> None:
+    """xfail when the only crashes are the known lone-surrogate ones; fail on any other."""
+    others = [c for c in crashes if not (c[0] == "lone surrogates" and "UnicodeEncode" in c[2])]
+    assert not others, others
+    if crashes:
+        pytest.xfail(f"{len(crashes)} queries with lone surrogates crash: {_SURROGATES}")
+
+
 def test_search_parser_takes_every_query():
     """The parser turns anything into a quoted FTS5 expression (or nothing to search)."""
+    crashes = []
     for kind, text in queries(random.Random(SEED)):
-        match = _fts.to_match(text)
-        _fts.search_words(text)
-        _fts.query_problem(text)
+        try:
+            match = _fts.to_match(text)
+            _fts.search_words(text)
+            _fts.query_problem(text)
+        except Exception as exc:  # noqa: BLE001 - what this test looks for
+            crashes.append((kind, text[:40], f"{type(exc).__name__}: {exc}"[:120]))
+            continue
         if match is not None:
             assert isinstance(match, str) and match, (kind, text)
-
-
-def _search(store, text: str, **filters) -> SearchResult | str:
-    try:
-        return store.search(SearchQuery(text=text, **{"limit": 10, **filters}))
-    except MonitorError as exc:  # a refusal, which must be one line and not about FTS5 syntax
-        return str(exc)
+    _known_surrogate_crashes(crashes)
 
 
 def test_every_hostile_query_answers(hostile_store):
     monitor, pairs, _ = hostile_store
     answered = refused = 0
+    crashes = []
     for kind, text in queries(random.Random(SEED)):
-        outcome = _search(monitor.store, text)
-        if isinstance(outcome, SearchResult):
+        outcome = search(monitor.store, kind, text)
+        if outcome.crash:
+            crashes.append((kind, text[:40], outcome.crash))
+        elif outcome.answered:
             answered += 1
-            assert outcome.total >= len(outcome.hits)
-            continue
-        refused += 1
-        assert "\n" not in outcome, (kind, text, outcome)
-        assert not any(e in outcome for e in _FTS5_ERRORS), (kind, text[:60], outcome)
-    assert answered >= 300, (answered, refused)
+            assert outcome.result.total >= len(outcome.result.hits)
+        else:
+            refused += 1
+            assert "\n" not in outcome.refusal, (kind, text, outcome.refusal)
+            assert not any(e in outcome.refusal for e in FTS5_ERRORS), (kind, text[:60],
+                                                                        outcome.refusal)
+    assert answered >= 300, (answered, refused, crashes[:3])
+    _known_surrogate_crashes(crashes)
 
 
 def test_ordinary_words_still_find_their_documents(hostile_store):
@@ -152,7 +159,7 @@ def test_script_and_sql_in_documents_and_queries_leave_the_store_intact(hostile_
     monitor, pairs, stats = hostile_store
     for _, text in queries(random.Random(SEED)):
         if "DROP" in text or "DELETE" in text or "PRAGMA" in text or "ATTACH" in text:
-            _search(monitor.store, text)
+            assert not search(monitor.store, "sql", text).crash, text
     assert monitor.store.count() == stats.inserted
     assert monitor.store.check_integrity() == []
     injected = [doc for case, doc in pairs if case.kind == "script and sql"]
@@ -161,10 +168,8 @@ def test_script_and_sql_in_documents_and_queries_leave_the_store_intact(hostile_
 
 
 @pytest.mark.parametrize("filters", [
-    {"since": __import__("datetime").datetime.min.replace(
-        tzinfo=__import__("datetime").timezone.utc)},
-    {"until": __import__("datetime").datetime.max.replace(
-        tzinfo=__import__("datetime").timezone.utc)},
+    {"since": datetime.min.replace(tzinfo=timezone.utc)},
+    {"until": datetime.max.replace(tzinfo=timezone.utc)},
     {"min_risk": float("nan")}, {"min_risk": 1e308}, {"min_sentiment": -1e308},
     {"offset": 10 ** 6}, {"limit": 0}, {"limit": 10 ** 6}, {"sort": "risk"},
     {"sources": ["'); DROP TABLE documents;--"]}, {"channels": ["\x00"]},
@@ -173,15 +178,13 @@ def test_script_and_sql_in_documents_and_queries_leave_the_store_intact(hostile_
 def test_hostile_filters_answer_or_refuse_in_one_line(hostile_store, filters):
     monitor, _, _ = hostile_store
     for text in ("", "政府", '"NEAR("'):
-        try:
-            outcome = _search(monitor.store, text, **filters)
-        except OverflowError as exc:
-            if filters.get("offset", 0) < 2 ** 63:
-                raise
-            pytest.xfail(f"an offset past 2**63 reaches SQLite ({exc}); store/_sql.py "
+        outcome = search(monitor.store, "filters", text, **filters)
+        if outcome.crash and "OverflowError" in outcome.crash and filters.get("offset") == 2 ** 63:
+            pytest.xfail(f"an offset past 2**63 reaches SQLite ({outcome.crash}); store/_sql.py "
                          "check_query should refuse it (and monitor search --offset bound it)")
-        if isinstance(outcome, str):
-            assert "\n" not in outcome and len(outcome) < 300, outcome
+        assert not outcome.crash, (text, filters, outcome.crash)
+        if outcome.refusal:
+            assert "\n" not in outcome.refusal and len(outcome.refusal) < 300, outcome.refusal
 
 
 def test_cli_search_never_shows_a_traceback(hostile_store):
@@ -194,23 +197,25 @@ def test_cli_search_never_shows_a_traceback(hostile_store):
     assert len(picks) >= 40
     crashes: dict[str, list[str]] = {}
     for args in [[text] for text in picks] + [["政府", "--offset", str(2 ** 63)],
-                                              ["--", "-围墙"], ["政府", "--sort", "bogus"]]:
+                                              ["--", "-围墙"], ["政府", "--sort", "bogus"],
+                                              ["\udcff\udcfe"]]:  # argv bytes b"\xff\xfe"
         result = runner.invoke(cli, ["-c", config_dir, "search", *args, "--limit", "3"])
         output = result.output + (result.stderr if result.stderr_bytes is not None else "")
         if "Traceback" in output or result.exit_code not in (0, 1, 2) or not (
                 result.exception is None or isinstance(result.exception, SystemExit)):
             crashes.setdefault(repr(result.exception), []).append(repr(args)[:40])
-    known = [k for k in crashes if "date value out of range" in k or "too large" in k]
+    known = [k for k in crashes if "date value out of range" in k or "too large" in k
+             or "UnicodeEncodeError" in k]
     if crashes and len(known) == len(crashes):
         pytest.xfail(f"monitor search crashes with a traceback: {crashes} — a hit dated year 1 "
                      "or 9999 overflows when shown in local time (monitor/output.py local_time "
-                     "or cli_search.render_hit), and --offset has no upper bound")
+                     "or cli_search.render_hit), --offset has no upper bound, and "
+                     + _SURROGATES)
     assert not crashes, crashes
 
 
-def test_replace_keeps_queries_deterministic():
+def test_the_generators_are_deterministic():
     a = queries(random.Random(SEED))
     b = queries(random.Random(SEED))
     assert a == b and len({t for _, t in a}) > 250
-    assert replace(documents(random.Random(SEED))[0]).fields == documents(
-        random.Random(SEED))[0].fields
+    assert documents(random.Random(SEED))[0].fields == documents(random.Random(SEED))[0].fields
