@@ -219,3 +219,23 @@ def test_count_by_time_agrees_with_python_in_fixed_and_daylight_saving_zones(tmp
         expected[label] = expected.get(label, 0) + 1
     assert {k: v for k, v in got.items() if v} == expected
     assert sum(got.values()) == len(times)
+
+
+def test_very_long_texts_are_whole_in_get_and_cut_in_search_pages(tmp_path):
+    cut = _sql.LONG_TEXT_CHARS
+    long_text = "低保发放名册：张三 800元；" * (cut // 5)
+    with _store(tmp_path) as store:
+        doc = _doc(1, long_text)
+        store.put(doc)
+        assert store.get(doc.id).text == long_text
+        assert _sql.TRUNCATED not in store.get(doc.id).extra
+        hit = store.search(SearchQuery(text="低保")).hits[0]
+        assert len(hit.document.text) == cut
+        assert hit.document.extra[_sql.TRUNCATED] == len(long_text)
+        changed = long_text + "末尾更正"  # a change beyond the cut is still a change
+        assert store.put(_doc(1, changed)) == "updated"
+        assert store.get(doc.id).text == changed
+        assert store.put(_doc(1, "短文")) == "updated"  # no longer long: its long text goes
+        assert store.get(doc.id).text == "短文"
+        assert store.execute("SELECT count(*) FROM long_texts") == [(0,)]
+        assert store.check_integrity() == []

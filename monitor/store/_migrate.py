@@ -39,18 +39,21 @@ def from_v1(conn: sqlite3.Connection, name: str) -> int:
                 conn.execute(statement)
         cursor = conn.execute("SELECT docno, body FROM documents_v1 ORDER BY docno")
         while batch := cursor.fetchmany(_BATCH):
-            rows, bodies, reindex = [], [], []
+            rows, bodies, reindex, longs = [], [], [], []
             for docno, body in batch:
                 doc = Document.from_dict(json.loads(body))
                 prepared = _sql.prepare(doc)
                 rows.append([docno, *prepared.values])
                 bodies.append((docno, prepared.body))
+                if prepared.long_text is not None:
+                    longs.append((docno, prepared.long_text))
                 if doc.platform_id or len(doc.text) > _sql.INDEX_TEXT_CHARS or (
                         doc.reply and len(doc.reply.text) > _sql.INDEX_REPLY_CHARS) or \
                         len(doc.title) > _sql.INDEX_TITLE_CHARS:
                     reindex.append((docno, _sql.index_row(doc)))
             conn.executemany(_sql.INSERT_SQL, rows)
             conn.executemany(_sql.BODY_SQL, bodies)
+            conn.executemany(_sql.LONG_SQL, longs)
             if reindex:
                 conn.executemany("DELETE FROM documents_fts WHERE rowid = ?",
                                  [(n,) for n, _ in reindex])

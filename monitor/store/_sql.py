@@ -31,6 +31,10 @@ def _segmenter() -> str:
 #: One 10 MB page of a repetitive 公示 list would otherwise cost every search that touches it
 #: seconds (ranking and highlighting walk every occurrence of a word).
 INDEX_TITLE_CHARS, INDEX_TEXT_CHARS, INDEX_REPLY_CHARS = 1_000, 20_000, 10_000
+#: A text longer than this is kept whole in ``long_texts``; the body that search pages read
+#: holds this much of it, and ``extra[TRUNCATED]`` says how long the whole text is.
+LONG_TEXT_CHARS = 100_000
+TRUNCATED = "text_truncated_from"
 
 #: Changes when the way text is cut into index tokens changes (the index must then be rebuilt).
 SEGMENTER = _segmenter()
@@ -60,6 +64,7 @@ CREATE TABLE IF NOT EXISTS documents (
     fingerprint INTEGER NOT NULL  -- every field but crawled_at: equal = nothing to write
 );
 CREATE TABLE IF NOT EXISTS bodies (docno INTEGER PRIMARY KEY, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS long_texts (docno INTEGER PRIMARY KEY, text BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS kept_aside (
     id TEXT NOT NULL,             -- the stored document this version would have replaced
     seen_at TEXT NOT NULL,
@@ -85,6 +90,7 @@ ROW_COLUMNS = ("docno", "id", "source", "channel", "kind", "t", "sentiment", "se
 INSERT_SQL = (f"INSERT OR REPLACE INTO documents ({', '.join(ROW_COLUMNS)}) "
               f"VALUES ({', '.join('?' * len(ROW_COLUMNS))})")
 BODY_SQL = "INSERT OR REPLACE INTO bodies (docno, body) VALUES (?, ?)"
+LONG_SQL = "INSERT OR REPLACE INTO long_texts (docno, text) VALUES (?, ?)"
 FTS_SQL = ("INSERT INTO documents_fts (rowid, title, text, reply, subwords) "
            "VALUES (?, ?, ?, ?, ?)")
 
@@ -153,6 +159,7 @@ class Prepared:
     content_hash: int
     fingerprint: int
     fts: tuple[str, str, str, str] | None = None  # the segmented index row, when computed
+    long_text: bytes | None = None  # the whole text of a very long document, compressed
 
 
 def prepare(doc: Document) -> Prepared:
@@ -167,13 +174,19 @@ def prepare(doc: Document) -> Prepared:
     data["withdrawn_at"] = _iso(doc.withdrawn_at)
     crawled = _iso(data.pop("crawled_at"))
     data["reply"] = doc.reply.to_dict() if doc.reply else None
+    long_text = None
+    if len(doc.text) > LONG_TEXT_CHARS:
+        # the body a search page reads holds a prefix; get() adds the rest (see long_texts)
+        long_text = _body.encode(doc.text)
+        data["text"] = doc.text[:LONG_TEXT_CHARS]
+        data["extra"] = {**doc.extra, TRUNCATED: len(doc.text)}
+    content_hash = hash64(doc.content_hash)
     without_crawled = dumps(data, sort_keys=True)
-    fingerprint = hash64(without_crawled)
+    fingerprint = hash64(f"{without_crawled}{content_hash}")
     body = _body.encode(f'{without_crawled[:-1]},"crawled_at":{json.dumps(crawled)}}}')
     when = doc.published_at or doc.crawled_at
     sentiment = doc.analysis.get("sentiment")
     label = sentiment.get("label") if isinstance(sentiment, dict) else None
-    content_hash = hash64(doc.content_hash)
     values = [doc.id, doc.source, doc.channel, doc.kind, micros(when), doc.sentiment,
               label if isinstance(label, str) else None,
               float(doc.risk) if isinstance(doc.risk, (int, float)) else None,
@@ -181,7 +194,7 @@ def prepare(doc: Document) -> Prepared:
               doc.status, doc.department, doc.place,
               micros(doc.withdrawn_at) if doc.withdrawn_at else None, url_key(doc.url),
               content_hash, fingerprint]
-    return Prepared(doc, values, body, content_hash, fingerprint)
+    return Prepared(doc, values, body, content_hash, fingerprint, long_text=long_text)
 
 
 def index_row(doc: Document) -> tuple[str, str, str, str]:

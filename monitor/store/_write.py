@@ -111,8 +111,10 @@ class Writer:
                     counts: Counter) -> None:
         known = self._known([p.doc.id for p in prepared])  # again: under the lock now
         next_no = conn.execute("SELECT coalesce(max(docno), 0) + 1 FROM documents").fetchone()[0]
+        first_new = next_no
         rows: dict[int, list[Any]] = {}
         bodies: dict[int, bytes] = {}
+        longs: dict[int, bytes | None] = {}
         fts_rows: dict[int, tuple[str, str, str, str]] = {}
         stale: set[int] = set()  # rows whose old index entry must go (no-op if not written yet)
         for p in prepared:
@@ -133,10 +135,15 @@ class Writer:
             counts[status] += 1
             rows[docno] = [docno, *p.values]
             bodies[docno] = p.body
+            longs[docno] = p.long_text
             known[p.doc.id] = (docno, p.content_hash, p.fingerprint)
         if rows:
             conn.executemany(_sql.INSERT_SQL, rows.values())
             conn.executemany(_sql.BODY_SQL, bodies.items())
+            conn.executemany(_sql.LONG_SQL, [(n, t) for n, t in longs.items() if t is not None])
+            shorter = [(n,) for n, t in longs.items() if t is None and n < first_new]
+            if shorter:
+                conn.executemany("DELETE FROM long_texts WHERE docno = ?", shorter)
         if stale:
             conn.executemany("DELETE FROM documents_fts WHERE rowid = ?", [(n,) for n in stale])
         if fts_rows:

@@ -175,6 +175,10 @@ class EmbeddedStore(Writer):
             if len(set(counts)) != 1:
                 problems.append("{} documents, {} bodies and {} full-text index rows".format(
                     *counts))
+            orphans = conn.execute("SELECT count(*) FROM long_texts WHERE docno NOT IN "
+                                   "(SELECT docno FROM documents)").fetchone()[0]
+            if orphans:
+                problems.append(f"{orphans} long texts without their document")
         return problems
 
     # -- reading -------------------------------------------------------------------------
@@ -190,20 +194,22 @@ class EmbeddedStore(Writer):
         for i in range(0, len(unique), _CHUNK):
             part = unique[i:i + _CHUNK]
             rows = self.execute(
-                f"SELECT d.id, b.body FROM documents d JOIN bodies b ON b.docno = d.docno "
+                f"SELECT d.id, b.body, l.text FROM documents d JOIN bodies b ON b.docno = d.docno "
+                f"LEFT JOIN long_texts l ON l.docno = d.docno "
                 f"WHERE d.id IN ({', '.join('?' * len(part))})", part)
-            found.update((i, Document.from_dict(_body.decode(b))) for i, b in rows)
+            found.update((i, _whole(b, long)) for i, b, long in rows)
         return found
 
     def find_by_url(self, source: str, url: str) -> Document | None:
         """The document of ``source`` collected from ``url`` (any id scheme), or None."""
-        rows = self.execute("SELECT b.body FROM documents d JOIN bodies b ON b.docno = d.docno "
-                            "WHERE d.source = ? AND d.urlkey = ? ORDER BY d.docno DESC LIMIT 1",
-                            [source, _sql.url_key(url)])
-        return Document.from_dict(_body.decode(rows[0][0])) if rows else None
+        rows = self.execute("SELECT d.id FROM documents d WHERE d.source = ? AND d.urlkey = ? "
+                            "ORDER BY d.docno DESC LIMIT 1", [source, _sql.url_key(url)])
+        return self.get(rows[0][0]) if rows else None
 
     def bodies(self, docnos: list[int]) -> dict[int, Document]:
-        """Documents by row number (used by the search helpers for one page of hits)."""
+        """Documents by row number, for one page of hits: a text longer than
+        ``_sql.LONG_TEXT_CHARS`` comes cut to that, with ``extra["text_truncated_from"]``
+        giving its whole length (``get`` returns it whole)."""
         if not docnos:
             return {}
         rows = self.execute(f"SELECT docno, body FROM bodies WHERE docno IN "
@@ -250,3 +256,11 @@ class EmbeddedStore(Writer):
     def time_limit(self, seconds: float | None):
         """Context manager: queries inside it stop (``_search.TimeLimit``) after ``seconds``."""
         return _search.Deadline(self, self.search_timeout if seconds is None else seconds)
+
+
+def _whole(body: bytes, long_text: bytes | None) -> Document:
+    doc = Document.from_dict(_body.decode(body))
+    if long_text is not None:
+        doc.text = _body.decode_text(long_text)
+        doc.extra.pop(_sql.TRUNCATED, None)
+    return doc
