@@ -51,6 +51,8 @@ def rank_risk(document, monitor):
 def document_stored(document, status, monitor):
     """Notification after a document is written to the store.
 
-    ``status`` is ``"inserted"``, ``"updated"`` or ``"unchanged"`` (a re-crawl of the same
-    content).  Return value is ignored; a plugin that raises is logged and counted.
+    ``status`` is ``"inserted"``, ``"updated"``, ``"unchanged"`` (a re-crawl of the same
+    content) or ``"withdrawn"`` (a later crawl found the page taken down: 404/410 or an error
+    page; ``document.withdrawn_at`` says since when).  Return value is ignored; a plugin that
+    raises is logged and counted.
     """
