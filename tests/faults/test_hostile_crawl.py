@@ -14,6 +14,8 @@ with their words, the store intact.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections import Counter
 
 import pytest
@@ -32,24 +34,24 @@ REDIRECT_BACK = ("self", "two-step")
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    """Every site crawled once; ``{source id: SiteCheck}`` plus the open store."""
+    """Every site crawled once: ``{source id: SiteCheck}``, the open store, the config dir."""
     tmp = tmp_path_factory.mktemp("hostile-crawl")
-    with HostileServer() as server:
+    with HostileServer() as server:  # kept up for the CLI test below
         sites = run.build_sites(server, SEED)
         config_dir = run.write_corpus_config(tmp / "config", sites, tmp / "logs")
         results = run.run_sites(config_dir, sites)
-    store = open_store(load_config(config_dir).store)
-    checks = {}
-    for site in sites:
-        docs = {} if site.dry_run else run.stored_by_tag(store, site.source.id)
-        checks[site.source.id] = run.check_site(site, results[site.source.id], docs,
-                                                run.log_path(tmp / "logs", site.source.id))
-    yield checks, store
-    store.close()
+        store = open_store(load_config(config_dir).store)
+        checks = {}
+        for site in sites:
+            docs = {} if site.dry_run else run.stored_by_tag(store, site.source.id)
+            checks[site.source.id] = run.check_site(site, results[site.source.id], docs,
+                                                    run.log_path(tmp / "logs", site.source.id))
+        yield checks, store, config_dir
+        store.close()
 
 
 def test_enough_inputs_went_through_the_spiders(corpus):
-    checks, _ = corpus
+    checks, _, _ = corpus
     inputs = sum(len(c.site.cases) for c in checks.values())
     assert inputs >= 700, inputs
     kinds = {case.kind for c in checks.values() for case in c.site.cases}
@@ -61,7 +63,7 @@ def test_enough_inputs_went_through_the_spiders(corpus):
 
 
 def test_no_crawl_crashed(corpus):
-    checks, _ = corpus
+    checks, _, _ = corpus
     crashes = {sid: c.crashes for sid, c in checks.items() if c.crashes}
     assert not crashes, crashes
 
@@ -72,7 +74,7 @@ def _redirect_back(check) -> set[str]:
 
 def test_every_input_accounted_for(corpus):
     """items + skipped + errors == inputs, per crawl (never a silently dropped document)."""
-    checks, _ = corpus
+    checks, _, _ = corpus
     short = {}
     for sid, check in checks.items():
         expected = len(check.site.cases) - check.site.repeats
@@ -89,7 +91,7 @@ def test_every_input_accounted_for(corpus):
 
 def test_pages_with_content_are_stored_with_their_words(corpus):
     """Lying charsets decoded, script kept as text, 10,000 levels survived, odd dates kept."""
-    checks, _ = corpus
+    checks, _, _ = corpus
     lost = [x for c in checks.values() if c.site.unit != "feed" for x in c.lost
             if not x.startswith(c.site.source.id)]
     wrong = [x for c in checks.values() for x in c.wrong]
@@ -100,7 +102,7 @@ def test_pages_with_content_are_stored_with_their_words(corpus):
 def test_broken_feeds_and_api_pages_fail_or_count(corpus):
     """A one-page site ends failed with a one-line message, or with what it read counted;
     a feed's entries are all read or counted as unreadable."""
-    checks, _ = corpus
+    checks, _, _ = corpus
     variants = [c for c in checks.values() if c.site.unit in ("feed", "api page")]
     assert len(variants) >= 14
     for check in variants:
@@ -112,7 +114,7 @@ def test_broken_feeds_and_api_pages_fail_or_count(corpus):
 
 
 def test_duplicates_are_merged_or_kept_apart_as_they_should(corpus):
-    checks, store = corpus
+    checks, store, _ = corpus
     board = checks["hostile-board"]
     twins = [c for c in board.site.cases if c.extra.get("twin_of")]
     assert twins and all(board.outcomes[c.name] == "stored" for c in twins)
@@ -130,14 +132,14 @@ def test_duplicates_are_merged_or_kept_apart_as_they_should(corpus):
 
 
 def test_list_page_junk_links_are_counted(corpus):
-    checks, _ = corpus
+    checks, _, _ = corpus
     for sid in ("hostile-news", "hostile-board"):
         warnings = checks[sid].result.report["warnings"]
         assert warnings.get("unusable link") == run.UNUSABLE_LIST_LINKS, warnings
 
 
 def test_the_store_is_intact_after_the_hostile_crawls(corpus):
-    checks, store = corpus
+    checks, store, _ = corpus
     assert store.check_integrity() == []
     stored = sum(int((c.result.report.get("ingest") or {}).get("inserted") or 0)
                  for c in checks.values())
@@ -147,7 +149,7 @@ def test_the_store_is_intact_after_the_hostile_crawls(corpus):
 
 
 def test_charset_corrections_are_counted(corpus):
-    checks, _ = corpus
+    checks, _, _ = corpus
     news = checks["hostile-news"].result.report["warnings"]
     assert news.get("charset corrected", 0) >= 5 and news.get("undecodable bytes", 0) >= 5
     assert all(re.match(r"^[\w ()/:.+-]+$", k) for k in news), list(news)
@@ -155,9 +157,27 @@ def test_charset_corrections_are_counted(corpus):
 
 def test_no_stored_document_has_an_address_that_is_not_the_web(corpus):
     """javascript:, ftp: and broken links are never stored as a document's address."""
-    _, store = corpus
+    _, store, _ = corpus
     hits = store.search(SearchQuery(limit=100_000)).hits
     assert len(hits) >= 500
     bad = [h.document.url[:60] for h in hits
            if not h.document.url.startswith(("http://", "https://"))]
     assert not bad, bad
+
+
+def test_cli_crawl_and_status_of_hostile_sources_show_no_traceback(corpus):
+    """``monitor crawl`` of two broken one-page sites (a feed 10,000 levels deep, an API whose
+    start URL redirects to itself), then ``sources status`` and ``search``: no traceback."""
+    checks, _, config_dir = corpus
+    ids = [sid for sid, c in checks.items()
+           if (c.site.unit, c.site.cases[0].kind) in (("feed", "deep nesting"),
+                                                       ("api page", "redirect loop"))]
+    assert len(ids) == 2
+    for args in (["crawl", *ids], ["sources", "status"], ["search", "样本", "--limit", "5"]):
+        done = subprocess.run([sys.executable, "-m", "monitor", "-c", str(config_dir), *args],
+                              capture_output=True, text=True, timeout=240,
+                              stdin=subprocess.DEVNULL)
+        assert "Traceback" not in done.stderr + done.stdout, (args, done.stderr[-1500:])
+        assert done.returncode in (0, 1), (args, done.returncode, done.stderr[-500:])
+        assert done.stdout.strip(), args
+
