@@ -608,15 +608,18 @@ def test_index_built_by_another_segmenter_is_reported_and_rebuilt(tmp_path, capl
         conn.execute("UPDATE store_meta SET value = 'jieba-0.1' WHERE key = 'segmenter'")
         conn.commit()
     with caplog.at_level("WARNING", logger="monitor.store.embedded"):
-        store = EmbeddedStore(StoreConfig(path=path))
-    assert "rebuild-index" in caplog.text
+        store = EmbeddedStore(StoreConfig(path=path))  # rebuilt on opening
+    assert "rebuilding it" in caplog.text
     with store:
-        assert store.rebuild_index() == 6
         assert store.count(SearchQuery(text="地铁")) == 3
         assert store.count(SearchQuery(text="转交")) == 1
+        assert store.check_integrity() == []
+        assert store.rebuild_index() == 6  # by hand, too
+        assert store.rebuild_index(only_if_stale=True) == 0
     caplog.clear()
-    EmbeddedStore(StoreConfig(path=path)).close()
-    assert "rebuild_index" not in caplog.text
+    with caplog.at_level("WARNING", logger="monitor.store.embedded"):
+        EmbeddedStore(StoreConfig(path=path)).close()
+    assert "rebuilding" not in caplog.text
 
 
 def test_unsupported_schema_version_is_refused(tmp_path):

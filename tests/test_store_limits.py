@@ -239,3 +239,51 @@ def test_very_long_texts_are_whole_in_get_and_cut_in_search_pages(tmp_path):
         assert store.get(doc.id).text == "短文"
         assert store.execute("SELECT count(*) FROM long_texts") == [(0,)]
         assert store.check_integrity() == []
+
+
+def test_changing_texts_leave_a_consistent_contentless_index(tmp_path):
+    import random
+
+    rnd = random.Random(7)
+    words = ["积水", "停车", "噪音", "拆迁", "供暖", "学校", "医院", "物业"]
+    current: dict[int, str] = {}
+    with _store(tmp_path) as store:
+        for _ in range(12):
+            batch = []
+            for _ in range(40):
+                n = rnd.randrange(25)
+                word = rnd.choice(words)
+                current[n] = word
+                batch.append(_doc(n, f"第{n}号：{word}问题"))  # repeats within a batch too
+            store.put_many(batch)
+        assert store.check_integrity() == []
+        for word in words:
+            expected = {n for n, w in current.items() if w == word}
+            hits = store.search(SearchQuery(text=word, limit=100)).hits
+            assert {int(h.document.url.rsplit("/", 1)[1]) for h in hits} == expected, word
+
+
+def test_a_schema_2_store_is_upgraded_to_a_contentless_index(tmp_path):
+    path = tmp_path / "v2.db"
+    with EmbeddedStore(StoreConfig(path=path)) as store:
+        store.put_many([_doc(i, f"旧库第{i}号投诉") for i in range(5)])
+    conn = sqlite3.connect(path, isolation_level=None)
+    rows = conn.execute("SELECT docno FROM documents").fetchall()
+    conn.execute("DROP TABLE documents_fts")
+    conn.execute("CREATE VIRTUAL TABLE documents_fts USING fts5(title, text, reply, subwords, "
+                 "tokenize = 'unicode61 remove_diacritics 2')")  # schema 2 kept its content
+    for (no,) in rows:
+        i = no - 1
+        conn.execute(_sql.FTS_SQL, (no, *_sql.index_row(_doc(i, f"旧库第{i}号投诉"))))
+    conn.execute("DROP INDEX documents_t")
+    conn.execute("DROP INDEX documents_own")
+    conn.execute("CREATE INDEX documents_t ON documents (t)")
+    conn.execute("UPDATE store_meta SET value = '2' WHERE key = 'schema_version'")
+    conn.close()
+    with EmbeddedStore(StoreConfig(path=path)) as store:
+        assert store.search(SearchQuery(text="投诉")).total == 5
+        assert store.put(_doc(1, "旧库第1号表扬")) == "updated"
+        assert store.search(SearchQuery(text="投诉")).total == 4
+        assert store.check_integrity() == []
+        sql = store.execute("SELECT sql FROM sqlite_master WHERE name = 'documents_fts'")[0][0]
+        assert "content" in sql

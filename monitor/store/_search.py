@@ -25,7 +25,7 @@ PLAIN_SNIPPET_CHARS = 80
 SNIPPET_CHARS = 72
 #: Relevance is ranked among at most this many of the newest matches of a very common word
 #: (bm25 must score every candidate; the newest are what a monitor is asked about).
-RANK_WINDOW = 20_000
+RANK_WINDOW = 10_000
 #: Above this many matches a sorted text search walks the sort's index instead of sorting.
 WALK_ABOVE = 3_000
 
@@ -106,19 +106,10 @@ def run_search(store: "EmbeddedStore", query: SearchQuery) -> SearchResult:
     total, lower = 0, False
     with store.time_limit(query.timeout) as deadline:
         try:
-            matches = (_capped_count(store, "FROM documents_fts WHERE documents_fts MATCH ?",
-                                     [match], RANK_WINDOW + 1) if match else None)
-            if query.limit and (matches is None or matches):
-                rows = _page(store, query, where, params, match, matches, notes)
-            sql, all_params = _from(where, match, params)
-            if matches == 0:
-                total = 0
-            elif not where and matches is not None and matches <= RANK_WINDOW:
-                total = matches  # the index count is the total: no filter to apply
-            else:
-                total = _capped_count(store, sql, all_params, cap + 1)
-                if total > cap:
-                    total, lower = cap, True
+            matches, floor = _window(store, match) if match else (None, None)
+            if query.limit and matches != 0:
+                rows = _page(store, query, where, params, match, matches, floor, notes)
+            total, lower = _total(store, where, params, match, matches, floor, cap)
         except TimeLimit:
             lower = True
             total = max(total, query.offset + len(rows))
@@ -133,8 +124,38 @@ def run_search(store: "EmbeddedStore", query: SearchQuery) -> SearchResult:
     return SearchResult(total=total, hits=hits, notes=notes, total_is_lower_bound=lower)
 
 
+def _window(store: "EmbeddedStore", match: str) -> tuple[int, int | None]:
+    """How many documents match the text (up to RANK_WINDOW), and, when at least that many do,
+    the row number of the RANK_WINDOW-th newest: one walk of the index, newest first."""
+    count, oldest = store.execute(
+        "SELECT count(*), min(rowid) FROM (SELECT rowid FROM documents_fts "
+        "WHERE documents_fts MATCH ? ORDER BY rowid DESC LIMIT ?)", [match, RANK_WINDOW])[0]
+    return count, (oldest if count >= RANK_WINDOW else None)
+
+
+def _total(store: "EmbeddedStore", where: list[str], params: list[Any], match: str | None,
+           matches: int | None, floor: int | None, cap: int) -> tuple[int, bool]:
+    """The total to show, and whether it is a lower bound."""
+    if matches == 0:
+        return 0, False
+    if match is not None and not where:  # the index count is the total: no filter to apply
+        if floor is not None and cap > RANK_WINDOW:
+            matches = _capped_count(store, "FROM documents_fts WHERE documents_fts MATCH ?",
+                                    [match], cap + 1)
+        if matches > cap or (floor is not None and matches >= cap):
+            return min(matches, cap), True
+        return matches, False
+    extra = ["documents_fts.rowid >= ?"] if floor is not None else []
+    sql, all_params = _from(where + extra, match, params + ([floor] if extra else []))
+    total = _capped_count(store, sql, all_params, cap + 1)
+    if total > cap:
+        return cap, True
+    return total, floor is not None  # beyond the newest matches more may pass the filters
+
+
 def _page(store: "EmbeddedStore", query: SearchQuery, where: list[str], params: list[Any],
-          match: str | None, matches: int | None, notes: list[str]) -> list[tuple[int, Any]]:
+          match: str | None, matches: int | None, floor: int | None,
+          notes: list[str]) -> list[tuple[int, Any]]:
     """Row numbers and scores of the requested page."""
     page = [query.limit, query.offset]
     sort = query.sort
@@ -143,21 +164,15 @@ def _page(store: "EmbeddedStore", query: SearchQuery, where: list[str], params: 
         return store.execute(f"SELECT d.docno, NULL {sql} ORDER BY {_sql.order_by(sort, False)} "
                              "LIMIT ? OFFSET ?", [*all_params, *page])
     if sort == "relevance":
-        floor = []
-        if matches is not None and matches > RANK_WINDOW:
-            newest = store.execute("SELECT rowid FROM documents_fts WHERE documents_fts MATCH ? "
-                                   "ORDER BY rowid DESC LIMIT 1 OFFSET ?",
-                                   [match, RANK_WINDOW - 1])
-            if newest:
-                floor = [newest[0][0]]
-                notes.append(f"more than {RANK_WINDOW:,} documents match: ranked among the "
-                             f"{RANK_WINDOW:,} collected last")
-        sql, all_params = _from(where + (["documents_fts.rowid >= ?"] if floor else []), match,
-                                params + floor)
+        if floor is not None:
+            notes.append(f"{RANK_WINDOW:,} or more documents match: ranked among the "
+                         f"{RANK_WINDOW:,} collected last")
+        extra = ["documents_fts.rowid >= ?"] if floor is not None else []
+        sql, all_params = _from(where + extra, match, params + ([floor] if extra else []))
         return store.execute(f"SELECT d.docno, -{_sql.BM25} {sql} "
                              f"ORDER BY {_sql.BM25}, d.t DESC, d.docno DESC LIMIT ? OFFSET ?",
                              [*all_params, *page])
-    if matches is not None and matches > WALK_ABOVE:
+    if matches is not None and matches > WALK_ABOVE:  # (RANK_WINDOW when there are more)
         # Many matches: walk the sort's own index and keep the rows in the match set, instead
         # of looking up and sorting every match.
         cond = ["d.docno IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)"]

@@ -16,7 +16,7 @@ from monitor.errors import StoreError
 from monitor.store import COUNT_FIELDS, INTERVALS, SORTS, SearchQuery
 from monitor.store import _body, _fts
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 
 
 def _segmenter() -> str:
@@ -72,14 +72,15 @@ CREATE TABLE IF NOT EXISTS kept_aside (
     body BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS kept_aside_id ON kept_aside (id);
-CREATE INDEX IF NOT EXISTS documents_t ON documents (t);
+CREATE INDEX IF NOT EXISTS documents_t ON documents (t, sentiment, risk);
+CREATE INDEX IF NOT EXISTS documents_own ON documents (t) WHERE own = 1;
 CREATE INDEX IF NOT EXISTS documents_source ON documents (source, t);
 CREATE INDEX IF NOT EXISTS documents_channel ON documents (channel, t);
 CREATE INDEX IF NOT EXISTS documents_replied ON documents (replied, t) WHERE replied IS NOT NULL;
 CREATE INDEX IF NOT EXISTS documents_risk ON documents (risk);
 CREATE INDEX IF NOT EXISTS documents_sentiment ON documents (sentiment);
 CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5(
-    title, text, reply, subwords, tokenize = 'unicode61 remove_diacritics 2'
+    title, text, reply, subwords, content = '', tokenize = 'unicode61 remove_diacritics 2'
 );
 """
 
@@ -91,6 +92,8 @@ INSERT_SQL = (f"INSERT OR REPLACE INTO documents ({', '.join(ROW_COLUMNS)}) "
               f"VALUES ({', '.join('?' * len(ROW_COLUMNS))})")
 BODY_SQL = "INSERT OR REPLACE INTO bodies (docno, body) VALUES (?, ?)"
 LONG_SQL = "INSERT OR REPLACE INTO long_texts (docno, text) VALUES (?, ?)"
+FTS_DELETE_SQL = ("INSERT INTO documents_fts (documents_fts, rowid, title, text, reply, subwords) "
+                  "VALUES ('delete', ?, ?, ?, ?, ?)")
 FTS_SQL = ("INSERT INTO documents_fts (rowid, title, text, reply, subwords) "
            "VALUES (?, ?, ?, ?, ?)")
 

@@ -48,11 +48,23 @@ class Writer:
         :meth:`write_prepared`."""
         prepared = [_sql.prepare(d) for d in documents]
         known = self._known([p.doc.id for p in prepared])
+        changed: dict[int, int] = {}  # docno → stored content hash, for documents whose text changed
         for p in prepared:
             found = known.get(p.doc.id)
             if found is None or found[1] != p.content_hash:
                 p.fts = _sql.index_row(p.doc)
+                if found is not None:
+                    changed[found[0]] = found[1]
+        # the index keeps no text (contentless FTS5): removing a document's old entry takes the
+        # tokens it was indexed with, cut again from the stored version
+        old = self._old_index_rows(list(changed))
+        for docno, row in old.items():
+            self._old_rows[docno] = (changed[docno], row)
         return prepared
+
+    def _old_index_rows(self, docnos: list[int]) -> dict[int, tuple[str, str, str, str]]:
+        stored = self.bodies(docnos)
+        return {n: _sql.index_row(doc) for n, doc in stored.items()}
 
     def write_prepared(self, prepared: list[_sql.Prepared]) -> Counter:
         """Write prepared documents in one short transaction; counts per outcome."""
@@ -110,6 +122,7 @@ class Writer:
     def _write_rows(self, conn: sqlite3.Connection, prepared: list[_sql.Prepared],
                     counts: Counter) -> None:
         known = self._known([p.doc.id for p in prepared])  # again: under the lock now
+        before = dict(known)  # what the store holds, before this batch changes anything
         next_no = conn.execute("SELECT coalesce(max(docno), 0) + 1 FROM documents").fetchone()[0]
         first_new = next_no
         rows: dict[int, list[Any]] = {}
@@ -144,8 +157,17 @@ class Writer:
             shorter = [(n,) for n, t in longs.items() if t is None and n < first_new]
             if shorter:
                 conn.executemany("DELETE FROM long_texts WHERE docno = ?", shorter)
+        stale = {n for n in stale if n < first_new}  # rows already in the store and its index
         if stale:
-            conn.executemany("DELETE FROM documents_fts WHERE rowid = ?", [(n,) for n in stale])
+            hashes = {found[0]: found[1] for found in before.values()}
+            remove = {}
+            for n in stale:
+                seen = self._old_rows.pop(n, None)
+                if seen is not None and seen[0] == hashes.get(n):
+                    remove[n] = seen[1]
+            missing = [n for n in stale if n not in remove]  # another writer changed them since
+            remove.update(self._old_index_rows(missing))
+            conn.executemany(_sql.FTS_DELETE_SQL, [(n, *row) for n, row in remove.items()])
         if fts_rows:
             conn.executemany(_sql.FTS_SQL, [(n, *row) for n, row in fts_rows.items()])
 

@@ -57,7 +57,14 @@ class EmbeddedStore(Writer):
         self.count_limit = int(options["count_limit"])
         self.lock_hold_ms: list[float] = []  # one entry per write transaction
         self.write_retries = 0  # times a write found the lock taken and waited
+        self._old_rows: dict[int, tuple[int, tuple[str, str, str, str]]] = {}
+        self._needs_rebuild: str | None = None
         self._conn = self._open()
+        if self._needs_rebuild:
+            log.warning("%r: the full-text index was built with %s; rebuilding it for %s "
+                        "(about a minute per 300,000 documents)", self, self._needs_rebuild,
+                        _sql.SEGMENTER)
+            self.rebuild_index(only_if_stale=True)
 
     # -- opening and closing -------------------------------------------------------------
 
@@ -96,6 +103,8 @@ class EmbeddedStore(Writer):
             meta = dict(conn.execute("SELECT key, value FROM store_meta"))
             if meta.get("schema_version") == "1":
                 _migrate.from_v1(conn, name)
+            elif meta.get("schema_version") == "2":
+                _migrate.from_v2(conn, name)
         try:
             conn.executescript("BEGIN;" + _sql.SCHEMA + "COMMIT;")
         except sqlite3.OperationalError as exc:
@@ -114,8 +123,9 @@ class EmbeddedStore(Writer):
                              f"is not the supported {_sql.SCHEMA_VERSION!r}; this version of "
                              "the monitor cannot read it")
         elif meta.get("segmenter") != _sql.SEGMENTER:
-            log.warning("%s: full-text index was built with %s; run `monitor store "
-                        "rebuild-index` for %s", name, meta.get("segmenter"), _sql.SEGMENTER)
+            # The index keeps no text: removing an entry takes the tokens it was made of, so an
+            # index cut by another segmenter must be rebuilt before anything is written.
+            self._needs_rebuild = meta.get("segmenter")
 
     def close(self) -> None:
         """Release the database connection; calling it again does nothing."""
@@ -140,11 +150,19 @@ class EmbeddedStore(Writer):
             raise StoreError("the document store is closed")
         return self._conn
 
-    def rebuild_index(self) -> int:
-        """Re-segment every document into a fresh full-text index; return how many."""
+    def rebuild_index(self, only_if_stale: bool = False) -> int:
+        """Re-segment every document into a fresh full-text index; return how many.
+
+        ``only_if_stale``: do nothing if the index is already cut by this segmenter (another
+        process may have rebuilt it while this one waited for the lock).
+        """
 
         def work(conn: sqlite3.Connection) -> int:
-            conn.execute("DELETE FROM documents_fts")
+            built = conn.execute("SELECT value FROM store_meta WHERE key = 'segmenter'").fetchone()
+            if only_if_stale and built and built[0] == _sql.SEGMENTER:
+                return 0
+            conn.execute("INSERT INTO documents_fts (documents_fts) VALUES ('delete-all')")
+            self._old_rows.clear()
             total = 0
             cursor = conn.execute("SELECT docno, body FROM bodies")
             while batch := cursor.fetchmany(_CHUNK):
@@ -156,7 +174,9 @@ class EmbeddedStore(Writer):
             conn.execute("INSERT INTO documents_fts (documents_fts) VALUES ('optimize')")
             return total
 
-        return self._in_write_lock(work)
+        total = self._in_write_lock(work)
+        self._needs_rebuild = None
+        return total
 
     def check_integrity(self) -> list[str]:
         """Problems found in the file and the full-text index (empty when all is well)."""
