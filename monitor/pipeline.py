@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Iterable
 
+from monitor import textseg
 from monitor.documents import CHANNELS, KINDS, Document, Gone
 from monitor.errors import StoreBusy, StoreError
 from monitor.spool import Spool
@@ -44,6 +45,7 @@ class IngestStats:
     spooled: int = 0  # documents kept in the spool because the store stayed locked
     replayed: int = 0  # spooled documents (of any earlier run) written now
     write_retries: int = 0
+    repaired: int = 0  # documents whose text held lone surrogates (replaced by U+FFFD)
     lock_hold_ms: list[float] = field(default_factory=list)
 
     @property
@@ -65,7 +67,7 @@ class IngestStats:
                 "withdrawn": self.withdrawn, "restored": self.restored,
                 "carried_over": dict(self.carried_over),
                 "spooled": self.spooled, "replayed": self.replayed,
-                "write_retries": self.write_retries,
+                "write_retries": self.write_retries, "repaired": self.repaired,
                 "write_lock_ms": {
                     "transactions": len(holds),
                     "p95": round(holds[min(len(holds) - 1, int(len(holds) * 0.95))], 2)
@@ -108,6 +110,8 @@ class Ingestor:
             self.gone(doc)
             return
         self.stats.received += 1
+        if isinstance(doc, Document) and _repair_text(doc):
+            self.stats.repaired += 1
         reason = check_document(doc)
         if reason:
             self._skip(doc, reason)
@@ -283,6 +287,29 @@ class Ingestor:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+_TEXT_FIELDS = ("title", "text", "author", "place", "department", "status", "platform_id", "url")
+
+
+def _repair_text(doc: Document) -> bool:
+    """Replace lone surrogates (from a broken ``\\ud800`` escape in a page or an API) in the
+    document's text fields; True if any was found.  Left in, one would fail the whole batch."""
+    repaired = False
+    for name in _TEXT_FIELDS:
+        value = getattr(doc, name)
+        if isinstance(value, str):
+            fixed = textseg.clean(value)
+            if fixed is not value:
+                setattr(doc, name, fixed)
+                repaired = True
+    if doc.reply is not None:
+        for name in ("text", "unit"):
+            value = getattr(doc.reply, name)
+            if isinstance(value, str) and textseg.clean(value) is not value:
+                setattr(doc.reply, name, textseg.clean(value))
+                repaired = True
+    return repaired
 
 
 def _get_many(store, ids: list[str]) -> dict[str, Document]:

@@ -83,10 +83,21 @@ def _rjieba() -> Any:
     return _fast or None
 
 
+def clean(text: str) -> str:
+    """``text`` with lone surrogates (what undecodable bytes become in ``sys.argv`` or a broken
+    JSON escape such as ``\\ud800``) replaced by U+FFFD, so it can be encoded and cut."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def tokens(text: str, hmm: bool = False) -> list[str]:
     """Words of ``text`` in order, without whitespace tokens."""
     if not text:
         return []
+    text = clean(text)
     fast = None if hmm else _rjieba()
     cut = fast.cut(text, False) if fast is not None else tokenizer().cut(text, HMM=hmm)
     return [t for t in cut if t.strip()]

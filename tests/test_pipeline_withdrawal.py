@@ -147,3 +147,12 @@ def test_a_date_without_its_time_keeps_the_stored_time_of_that_day(monitor):
     monitor.ingest([letter(text=TEXT + "再补充", published_at=next_day,
                            extra={"date_only": True})])
     assert monitor.store.get(letter().id).published_at == next_day
+
+
+def test_lone_surrogates_are_repaired_and_never_lose_the_batch(monitor):
+    bad = letter(1, title="代理\ud800反映", text=TEXT + "\udcff")
+    stats = monitor.ingest([bad, letter(2), letter(3)])
+    assert (stats.inserted, stats.repaired, stats.skipped) == (3, 1, 0)
+    stored = monitor.store.get(bad.id)
+    assert stored.title == "代理\ufffd反映"
+    assert monitor.store.search(SearchQuery(text="\ud800代理")).total == 1

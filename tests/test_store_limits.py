@@ -287,3 +287,11 @@ def test_a_schema_2_store_is_upgraded_to_a_contentless_index(tmp_path):
         assert store.check_integrity() == []
         sql = store.execute("SELECT sql FROM sqlite_master WHERE name = 'documents_fts'")[0][0]
         assert "content" in sql
+
+
+def test_absurd_offsets_and_limits_are_refused_with_a_message(tmp_path):
+    with _store(tmp_path) as store:
+        for query in (SearchQuery(offset=2 ** 63), SearchQuery(limit=10 ** 9),
+                      SearchQuery(offset=-1)):
+            with pytest.raises(StoreError, match="whole number from 0"):
+                store.search(query)

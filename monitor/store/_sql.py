@@ -110,6 +110,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICRO = timedelta(microseconds=1)
 QUARTER_US = 15 * 60 * 1_000_000  # every time zone offset in use is a multiple of 15 minutes
 MAX_FILLED_BUCKETS = 100_000
+MAX_LIMIT, MAX_OFFSET = 10_000, 10_000_000  # a page; how deep paging may go
 
 
 def micros(value: datetime) -> int:
@@ -214,10 +215,12 @@ def check_query(query: SearchQuery) -> None:
     """Raise StoreError for a sort, limit or offset no backend could honour."""
     if query.sort not in SORTS:
         raise StoreError(f"unknown sort {query.sort!r}; expected one of {', '.join(SORTS)}")
-    if not isinstance(query.limit, int) or query.limit < 0:
-        raise StoreError(f"limit must be a whole number ≥ 0, not {query.limit!r}")
-    if not isinstance(query.offset, int) or query.offset < 0:
-        raise StoreError(f"offset must be a whole number ≥ 0, not {query.offset!r}")
+    if not isinstance(query.limit, int) or not 0 <= query.limit <= MAX_LIMIT:
+        raise StoreError(f"limit must be a whole number from 0 to {MAX_LIMIT:,}, "
+                         f"not {query.limit!r}")
+    if not isinstance(query.offset, int) or not 0 <= query.offset <= MAX_OFFSET:
+        raise StoreError(f"offset must be a whole number from 0 to {MAX_OFFSET:,}, "
+                         f"not {query.offset!r}")
 
 
 def filters(query: SearchQuery) -> tuple[list[str], list[Any]]:
