@@ -350,8 +350,13 @@ def main() -> None:
     parser.add_argument("--write", type=Path, help="also write the report to this Markdown file")
     parser.add_argument("--append", action="store_true", help="add the report to --write's file")
     parser.add_argument("--heading", help="heading of this run's section")
+    parser.add_argument("--reopen", type=Path, help="only search an existing store (a --keep "
+                        "folder's store.db) with the query set, e.g. again on a quiet machine")
     args = parser.parse_args()
     args.checkpoints = {int(c) for c in args.checkpoints.split(",") if c.strip()}
+    if args.reopen:
+        reopen(args)
+        return
     if not args.data.is_dir():
         print(f"skipped: data folder {args.data} not found")
         return
@@ -391,6 +396,39 @@ def main() -> None:
     if stuck:  # a search is still running in an abandoned worker thread: do not wait for it
         sys.stdout.flush()
         os._exit(0)
+
+
+def reopen(args: argparse.Namespace) -> None:
+    """Search an existing store with the query set and print p50 / p95 / max per class."""
+    textseg.tokenizer()
+    store = EmbeddedStore(StoreConfig(path=args.reopen))
+    load = os.getloadavg()[0]
+    runs, stopped = measure(store, args.repeat, args.guard)
+    aggs = aggregations(store, args.guard) if stopped is None else {}
+    docs = store.count(None)
+    lines = [f"Re-searched `{args.reopen}` ({docs:,} documents), {len(runs)} queries, 1 warm-up + "
+             f"{args.repeat} timed runs each; load average {load:.2f} at the start, "
+             f"{os.getloadavg()[0]:.2f} at the end.", "",
+             "| class | queries | wall ms p50 / p95 / max | CPU ms p50 / p95 / max |",
+             "|---|---|---|---|"]
+    classes = list(dict.fromkeys(r.cls for r in runs))
+    for cls in classes + ["all"]:
+        chosen = [r for r in runs if cls in ("all", r.cls)]
+        lines.append(f"| {cls} | {len(chosen)} | {summary([t for r in chosen for t in r.times])} | "
+                     f"{summary([t for r in chosen for t in r.cpu])} |")
+    slow = sorted(runs, key=lambda r: -max(r.times, default=0))[:3]
+    lines += ["", "Slowest: " + ", ".join(f"{r.name} ({max(r.times):.0f} ms)" for r in slow),
+              "", "Aggregations (median ms): " + ", ".join(f"{k} {v:.0f}" for k, v in aggs.items())]
+    if stopped:
+        lines.append(f"\nStopped: {stopped}")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.write:
+        old = args.write.read_text(encoding="utf-8") if args.write.exists() else INTRO
+        heading = args.heading or f"Re-searched {args.reopen}"
+        args.write.write_text(old.rstrip("\n") + f"\n\n### {heading}\n\n" + text,
+                              encoding="utf-8")
+    store.close()
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ PLAIN_SNIPPET_CHARS = 80
 SNIPPET_CHARS = 72
 #: Relevance is ranked among at most this many of the newest matches of a very common word
 #: (bm25 must score every candidate; the newest are what a monitor is asked about).
-RANK_WINDOW = 10_000
+RANK_WINDOW = 5_000
 #: Above this many matches a sorted text search walks the sort's index instead of sorting.
 WALK_ABOVE = 3_000
 
