@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -167,6 +169,26 @@ class Document:
         doc = cls(**known)
         doc.extra.update(extra)
         return doc
+
+
+def read_jsonl(path: "str | os.PathLike[str]") -> tuple[list[Document], int]:
+    """The documents of a JSON-lines file (one ``Document.to_dict()`` a line) and the number of
+    lines that could not be read; a missing file has none."""
+    docs: list[Document] = []
+    bad = 0
+    try:
+        fh = open(path, encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return docs, bad
+    with fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            try:
+                docs.append(Document.from_dict(json.loads(line)))
+            except (ValueError, TypeError, KeyError, AttributeError):
+                bad += 1
+    return docs, bad
 
 
 @dataclass

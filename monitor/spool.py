@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-from monitor.documents import Document
+from monitor.documents import Document, read_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -82,16 +82,7 @@ class Spool:
     @staticmethod
     def read(path: Path) -> tuple[list[Document], int]:
         """The documents of a spool file and the number of unreadable lines."""
-        docs, bad = [], 0
-        with open(path, encoding="utf-8") as fh:
-            for line in fh:
-                if not line.strip():
-                    continue
-                try:
-                    docs.append(Document.from_dict(json.loads(line)))
-                except (ValueError, TypeError, KeyError):
-                    bad += 1
-        return docs, bad
+        return read_jsonl(path)
 
     def release(self, claimed: Path) -> None:
         """Give a claimed file back (it could not be written now)."""
