@@ -12,7 +12,12 @@ such as a store that would not open).
 
 Ctrl-C (or any other exception) while a crawl runs stops the crawler's process group — it runs in
 a session of its own, so the terminal's SIGINT never reaches it — and records the run as failed
-("interrupted") before the exception goes on.
+("interrupted (SIGINT)") before the exception goes on.  SIGTERM and SIGHUP are handled the same
+way while crawls run (:func:`stop_on_signals`).  The crawler also watches its parent: on Linux it
+asks for SIGTERM when the parent dies (``PR_SET_PDEATHSIG``), and everywhere it checks every second
+that the pid given as ``-s MONITOR_PARENT_PID`` is alive (``spiders/extensions.py``); either way
+it closes and flushes what it collected.  A run whose monitor died regardless is closed the next
+time the state database is opened (:meth:`monitor.state.StateDB.close_stale_runs`).
 """
 from __future__ import annotations
 
@@ -27,9 +32,10 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from monitor.config import MonitorConfig
 from monitor.documents import Document
@@ -48,7 +54,77 @@ _POLL = 0.5  # seconds between checks of a cancel event while a crawl runs
 
 class CrawlInterrupted(BaseException):
     """A crawl was cancelled because the caller was interrupted (not a crawl problem: like
-    KeyboardInterrupt, it is not an ``Exception``)."""
+    KeyboardInterrupt, it is not an ``Exception``); its argument is what the run records."""
+
+
+class CrawlTerminated(SystemExit):
+    """SIGTERM or SIGHUP arrived while crawls ran (see :func:`stop_on_signals`): the crawlers are
+    stopped, their runs recorded as interrupted, and the process exits with 128 + the signal."""
+
+    def __init__(self, signum: int):
+        super().__init__(128 + signum)
+        self.signame = signal.Signals(signum).name
+
+
+_STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+_DEFERRED = {"depth": 0, "pending": 0}  # main thread only: signal handlers run there
+
+
+def _terminate(signum: int, _frame: Any) -> None:
+    if _DEFERRED["depth"]:
+        _DEFERRED["pending"] = signum  # raised when the run has been written
+        return
+    raise CrawlTerminated(signum)
+
+
+@contextmanager
+def _deferring_signals() -> Iterator[None]:
+    """Write a run to the state database without SIGTERM cutting the write short (the run
+    would stay "running"); a signal that arrived meanwhile is raised at the end."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _DEFERRED["depth"] += 1
+    try:
+        yield
+    finally:
+        _DEFERRED["depth"] -= 1
+        pending = _DEFERRED["pending"] if not _DEFERRED["depth"] else 0
+        if pending:
+            _DEFERRED["pending"] = 0
+            raise CrawlTerminated(pending)
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """While the block runs, SIGTERM and SIGHUP stop the crawls the way Ctrl-C does.
+
+    Only in the main thread, and only signals left at their default action: one ignored (under
+    ``nohup``) stays ignored, a caller's own handler stays.  The old handlers come back after.
+    """
+    installed = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in _STOP_SIGNALS:
+            if signal.getsignal(sig) == signal.SIG_DFL:
+                installed[sig] = signal.signal(sig, _terminate)
+    try:
+        yield
+    finally:
+        for sig, previous in installed.items():
+            signal.signal(sig, previous)
+
+
+def _interruption(exc: BaseException) -> str:
+    """What an interrupted run records: "interrupted (SIGTERM)" and so on."""
+    if isinstance(exc, CrawlTerminated):
+        return f"interrupted ({exc.signame})"
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (SIGINT)"
+    if isinstance(exc, CrawlInterrupted) and exc.args:
+        return str(exc.args[0])
+    return "interrupted"
 
 
 @dataclass
@@ -91,7 +167,8 @@ def crawl_command(config: MonitorConfig, source_id: str, workdir: Path, *,
         cmd += ["-a", "dry_run=1", "-a", f"output={workdir / 'items.jsonl'}"]
     if limit:
         cmd += ["-a", f"limit={int(limit)}"]
-    return cmd
+    # the crawler stops by itself when this process is gone, and then removes workdir
+    return cmd + ["-s", f"MONITOR_PARENT_PID={os.getpid()}", "-s", f"MONITOR_WORKDIR={workdir}"]
 
 
 def crawl_env() -> dict[str, str]:
@@ -105,17 +182,21 @@ def crawl_env() -> dict[str, str]:
 
 
 def _run(cmd: list[str], workdir: Path, timeout: float,
-         cancel: threading.Event | None = None) -> tuple[int | None, bool]:
+         cancel: threading.Event | None = None,
+         started: Callable[[int], None] | None = None) -> tuple[int | None, bool]:
     """Run ``cmd`` with its output in workdir/crawl.log; (returncode, timed_out).
 
-    Whatever interrupts the wait (Ctrl-C, ``cancel`` being set: CrawlInterrupted) stops the
-    crawler's process group before it propagates.
+    ``started`` is told the crawler's pid.  Whatever interrupts the wait (Ctrl-C, SIGTERM,
+    ``cancel`` being set: CrawlInterrupted) stops the crawler's process group before it
+    propagates.
     """
     with open(workdir / "crawl.log", "wb") as logfile:
         proc = subprocess.Popen(cmd, cwd=workdir, env=crawl_env(), stdout=logfile,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
         try:
+            if started is not None:
+                started(proc.pid)
             return _wait(proc, timeout, cancel), False
         except subprocess.TimeoutExpired:
             pass
@@ -133,7 +214,7 @@ def _wait(proc: subprocess.Popen, timeout: float, cancel: threading.Event | None
     deadline = time.monotonic() + timeout
     while True:
         if cancel.is_set():
-            raise CrawlInterrupted("the crawl was cancelled")
+            raise CrawlInterrupted(getattr(cancel, "reason", "interrupted"))
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise subprocess.TimeoutExpired(proc.args, timeout)
@@ -144,10 +225,11 @@ def _wait(proc: subprocess.Popen, timeout: float, cancel: threading.Event | None
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    """Stop a crawl that ran too long or was interrupted: SIGTERM to its process group, a second
-    SIGTERM (Scrapy's forced shutdown), then SIGKILL — at once if this is interrupted too."""
+    """Stop a crawl that ran too long or was interrupted: SIGTERM to its process group (Scrapy
+    closes the spider and the last batch is stored), a second SIGTERM (Scrapy's forced
+    shutdown), then SIGKILL — at once if this is interrupted too."""
     try:
-        for sig, grace in ((signal.SIGTERM, 2), (signal.SIGTERM, 2), (signal.SIGKILL, 5)):
+        for sig, grace in ((signal.SIGTERM, 5), (signal.SIGTERM, 2), (signal.SIGKILL, 5)):
             _signal_group(proc, sig)
             try:
                 proc.wait(timeout=grace)
@@ -198,11 +280,22 @@ def _tail(path: Path) -> str:
 
 
 def _last_error(log_tail: str) -> str:
+    """The log line that best says why a crawler failed: the last exception line
+    ("ValueError: boom") or "Traceback", else the last line mentioning an error, else the last."""
     lines = [ln.strip() for ln in log_tail.splitlines() if ln.strip()]
-    for line in reversed(lines):
-        if "Error" in line or "error" in line or "Exception" in line:
-            return line[-300:]
+    for words in (("Error:", "Exception:", "Traceback"), ("Error", "error", "Exception")):
+        for line in reversed(lines):
+            if any(word in line for word in words):
+                return line[-300:]
     return lines[-1][-300:] if lines else "no output"
+
+
+def _killed(returncode: int) -> str:
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        name = "unknown"
+    return f"the crawler was killed by signal {name} ({-returncode})"
 
 
 def judge(report: dict[str, Any] | None, returncode: int | None, timed_out: bool,
@@ -210,6 +303,8 @@ def judge(report: dict[str, Any] | None, returncode: int | None, timed_out: bool
     """Status and a one-line message from what the crawl left behind."""
     if timed_out:
         return STATUS_FAILED, f"timed out after {timeout:g} s and was stopped"
+    if returncode is not None and returncode < 0:  # no log line says why: the signal does
+        return STATUS_FAILED, _killed(returncode)
     if report is None:
         return STATUS_FAILED, (f"the crawler exited with code {returncode} without a report: "
                                f"{_last_error(log_tail)}")
@@ -217,6 +312,9 @@ def judge(report: dict[str, Any] | None, returncode: int | None, timed_out: bool
         return STATUS_FAILED, f"the crawler exited with code {returncode}: {_last_error(log_tail)}"
     if report.get("fatal"):
         return STATUS_FAILED, str(report["fatal"])
+    if report.get("finish_reason") in ("shutdown", "parent gone"):  # signalled by someone else
+        return STATUS_FAILED, (f"the crawler was stopped before it finished "
+                               f"({report['finish_reason']}) after {report.get('items', 0)} items")
     unreachable = report.get("unreachable") or []
     if unreachable and (start_url in unreachable or not report.get("items")):
         kinds = ", ".join(f"{k} ×{v}" for k, v in (report.get("error_kinds") or {}).items())
@@ -245,9 +343,17 @@ def run_crawl(config: MonitorConfig, source_id: str, *, dry_run: bool = False,
 
     Real crawls store documents (in the subprocess) and are recorded in the state database;
     dry runs open no store and return the documents in ``items``.  Raises ConfigError only for
-    an unknown (or broken) source id.  KeyboardInterrupt (and CrawlInterrupted, once ``cancel``
-    is set) stop the subprocess, record the run as failed ("interrupted") and propagate.
+    an unknown (or broken) source id.  KeyboardInterrupt, SIGTERM and SIGHUP (CrawlTerminated),
+    and CrawlInterrupted once ``cancel`` is set, stop the subprocess, record the run as failed
+    ("interrupted (SIGTERM)", with what the stopped crawler stored) and propagate.
     """
+    with stop_on_signals():
+        return _run_crawl(config, source_id, dry_run, limit, timeout, monitor, cancel)
+
+
+def _run_crawl(config: MonitorConfig, source_id: str, dry_run: bool, limit: int | None,
+               timeout: float | None, monitor: "Monitor | None",
+               cancel: threading.Event | None) -> CrawlResult:
     source = config.source(source_id)
     timeout = float(timeout or config.crawl.timeout_seconds)
     state, own_state, run_id = None, False, None
@@ -259,33 +365,48 @@ def run_crawl(config: MonitorConfig, source_id: str, *, dry_run: bool = False,
 
             state, own_state = StateDB(config.state_url), True
     result: CrawlResult | None = None
-    recorded = False
+    recorded, partial = False, None
+
+    def started(pid: int) -> None:
+        if state is not None and run_id is not None:
+            try:
+                state.set_crawler(run_id, pid, str(workdir))
+            except Exception:  # noqa: BLE001 - the crawl goes on; only its pid is not recorded
+                log.exception("could not record the crawler of %s", source.id)
+
     try:
         if state is not None:
-            run_id = state.start_run(source.id)
+            with _deferring_signals():
+                run_id = state.start_run(source.id, timeout=timeout)
         workdir = Path(tempfile.mkdtemp(prefix=f"monitor-crawl-{source.id}-"))
         began = time.monotonic()
         try:
-            result = _crawl(config, source, workdir, dry_run, limit, timeout, cancel)
+            result = _crawl(config, source, workdir, dry_run, limit, timeout, cancel, started)
         except Exception as exc:  # noqa: BLE001 - a crawl problem must not take the caller down
             log.exception("crawl of %s could not run", source.id)
             result = CrawlResult(source.id, STATUS_FAILED, {}, [],
                                  f"the crawl could not run: {exc}")
+        except BaseException:
+            partial = _read_report(workdir / "report.json")  # what the stopped crawler stored
+            raise
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         result.seconds, result.run_id, result.dry_run = time.monotonic() - began, run_id, dry_run
         if state is not None and run_id is not None:
             recorded = True  # (a failing finish_run is not retried below)
-            state.finish_run(run_id, status=result.status, report=result.report,
-                             message=result.message)
+            with _deferring_signals():
+                state.finish_run(run_id, status=result.status, report=result.report,
+                                 message=result.message)
     except BaseException as exc:
         if not recorded and state is not None and run_id is not None:
-            # interrupted (Ctrl-C, cancelled): the run must not stay "running" forever
-            message = ("interrupted" if not isinstance(exc, Exception)
+            # interrupted (Ctrl-C, SIGTERM, cancelled): the run must not stay "running" forever
+            message = (_interruption(exc) if not isinstance(exc, Exception)
                        else f"the crawl could not run: {exc}")
             log.warning("crawl of %s: %s", source.id, message)
             try:
-                state.finish_run(run_id, status=STATUS_FAILED, message=message)
+                with _deferring_signals():
+                    state.finish_run(run_id, status=STATUS_FAILED, message=message,
+                                     report=partial)
             except Exception:  # noqa: BLE001 - the original exception is what the caller sees
                 log.exception("could not record the end of the crawl of %s", source.id)
         raise
@@ -298,12 +419,12 @@ def run_crawl(config: MonitorConfig, source_id: str, *, dry_run: bool = False,
 
 
 def _crawl(config: MonitorConfig, source: Any, workdir: Path, dry_run: bool,
-           limit: int | None, timeout: float,
-           cancel: threading.Event | None = None) -> CrawlResult:
+           limit: int | None, timeout: float, cancel: threading.Event | None = None,
+           started: Callable[[int], None] | None = None) -> CrawlResult:
     """Run the subprocess and read what it left in ``workdir``."""
     cmd = crawl_command(config, source.id, workdir, dry_run=dry_run, limit=limit)
     try:
-        returncode, timed_out = _run(cmd, workdir, timeout, cancel)
+        returncode, timed_out = _run(cmd, workdir, timeout, cancel, started)
     except OSError as exc:  # the interpreter in [crawl] python does not exist, ...
         returncode, timed_out = None, False
         (workdir / "crawl.log").write_text(f"cannot start the crawler: {exc}")
@@ -324,14 +445,20 @@ def run_crawls(config: MonitorConfig, source_ids: list[str], *, parallel: int = 
     """Crawl several sources, one after another (or ``parallel`` at a time, at most 2).
 
     Results come back in the order of ``source_ids``; unknown ids raise ConfigError before
-    any crawl starts.  Ctrl-C stops the running crawls (each recorded as interrupted) and
-    propagates; the crawls not started yet are not started.
+    any crawl starts.  Ctrl-C, SIGTERM or SIGHUP stops the running crawls (each recorded as
+    interrupted) and propagates; the crawls not started yet are not started.
     """
     for source_id in source_ids:
         config.source(source_id)
     workers = max(1, min(int(parallel), 2))
-    if workers == 1 or len(source_ids) < 2:
-        return [run_crawl(config, sid, **kwargs) for sid in source_ids]
+    with stop_on_signals():
+        if workers == 1 or len(source_ids) < 2:
+            return [run_crawl(config, sid, **kwargs) for sid in source_ids]
+        return _parallel(config, source_ids, workers, kwargs)
+
+
+def _parallel(config: MonitorConfig, source_ids: list[str], workers: int,
+              kwargs: dict[str, Any]) -> list[CrawlResult]:
     cancel = threading.Event()
 
     def one(sid: str) -> CrawlResult:
@@ -344,8 +471,9 @@ def run_crawls(config: MonitorConfig, source_ids: list[str], *, parallel: int = 
         return list(pool.map(one, source_ids))
     except BaseException as exc:
         if not isinstance(exc, Exception):
-            # Ctrl-C lands in this (main) thread: the workers notice the event, stop their
-            # crawlers and record their runs; wait for that, then let the interruption go on
+            # Ctrl-C or SIGTERM lands in this (main) thread: the workers notice the event, stop
+            # their crawlers and record their runs; wait for that, then let it go on
+            cancel.reason = _interruption(exc)  # type: ignore[attr-defined]
             cancel.set()
         raise
     finally:

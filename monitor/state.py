@@ -1,24 +1,37 @@
 """Workflow state in SQL (SQLite by default) through SQLAlchemy: crawl runs, source cursors.
 
 This is the system's memory, separate from the document store: it is relational and
-transactional, and later work (incidents, clocks, alerts, audit) adds its tables here.
+transactional, and later work (incidents, clocks, alerts, audit) adds its tables here.  Opening
+it adds the columns a database made by an older version lacks, and closes the runs left
+``running`` by a process that is gone (see :meth:`StateDB.close_stale_runs`).
 """
 from __future__ import annotations
 
 import json
+import logging
+import os
+import shutil
+import signal
+import socket
 import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import (JSON, Column, DateTime, Integer, MetaData, String, Table, Text,
-                        create_engine, event, func, insert, select, update)
+from sqlalchemy import (JSON, Column, DateTime, Float, Integer, MetaData, String, Table, Text,
+                        create_engine, event, func, insert, inspect, select, update)
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.errors import StoreError
 
+log = logging.getLogger(__name__)
 metadata = MetaData()
+
+RUNNING = "running"
+STALE_MARGIN = 600.0  # s past its timeout before a run of another host is taken as abandoned
+UNKNOWN_TIMEOUT = 6 * 3600.0  # the timeout assumed for runs recorded without one (older versions)
+ORPHAN_GRACE = 3.0  # s an orphaned crawler gets to stop by itself before it is sent SIGTERM
 
 crawl_runs = Table(
     "crawl_runs", metadata,
@@ -35,6 +48,14 @@ crawl_runs = Table(
     Column("errors", Integer, default=0),
     Column("message", Text, default=""),
     Column("report", JSON),
+    # who ran it, so that a run whose process died can be told from one still going
+    Column("host", String(255)),
+    Column("owner_pid", Integer),  # the process that started the crawl and waits for it
+    Column("owner_start", String(64)),  # boot id and start time of that process (Linux)
+    Column("crawler_pid", Integer),  # the crawl subprocess (a process group of its own)
+    Column("crawler_start", String(64)),
+    Column("workdir", String(1024)),  # the crawl's temporary directory (report, log)
+    Column("timeout_seconds", Float),
 )
 
 
@@ -70,6 +91,13 @@ class CrawlRun:
     errors: int
     message: str
     report: dict | None
+    host: str | None = None
+    owner_pid: int | None = None
+    owner_start: str | None = None
+    crawler_pid: int | None = None
+    crawler_start: str | None = None
+    workdir: str | None = None
+    timeout_seconds: float | None = None
 
 
 @dataclass
@@ -101,25 +129,77 @@ class StateDB:
         except (SQLAlchemyError, OSError) as exc:
             raise StoreError(f"cannot open the workflow-state database {url}: "
                              f"{getattr(exc, 'orig', None) or exc}") from exc
+        try:
+            self.close_stale_runs()
+        except SQLAlchemyError as exc:  # the database is usable; the next open tries again
+            log.warning("could not close stale crawl runs: %s", getattr(exc, "orig", exc))
 
     def _create_tables(self, url: str) -> None:
-        """Create missing tables; on SQLite under one write lock, as crawls may start together."""
+        """Create missing tables and columns; on SQLite under one write lock, as crawls may
+        start together."""
         if not url.startswith("sqlite"):
-            metadata.create_all(self.engine)
+            with self.engine.begin() as conn:
+                metadata.create_all(conn)
+                _add_missing_columns(conn)
             return
         with self.engine.connect() as conn:
             # take the write lock before reading the schema, so that two processes opening a
             # new file at once neither both create a table nor deadlock upgrading their locks
             conn.exec_driver_sql("BEGIN IMMEDIATE")
             metadata.create_all(conn)
+            _add_missing_columns(conn)
             conn.commit()
 
-    def start_run(self, source: str, now: datetime | None = None) -> int:
-        """Record that a crawl started; return its id."""
+    def start_run(self, source: str, now: datetime | None = None, *,
+                  timeout: float | None = None) -> int:
+        """Record that a crawl started (owned by this process, on this host); return its id."""
+        pid = os.getpid()
         with self.engine.begin() as conn:
             result = conn.execute(insert(crawl_runs).values(
-                source=source, started_at=now or datetime.now(timezone.utc), status="running"))
+                source=source, started_at=now or datetime.now(timezone.utc), status=RUNNING,
+                host=socket.gethostname(), owner_pid=pid, owner_start=process_token(pid),
+                timeout_seconds=timeout))
             return int(result.inserted_primary_key[0])
+
+    def set_crawler(self, run_id: int, pid: int, workdir: str | None = None) -> None:
+        """Record the crawl subprocess of a run and its work directory (both cleaned up if
+        the run's owner dies and leaves them)."""
+        with self.engine.begin() as conn:
+            conn.execute(update(crawl_runs).where(crawl_runs.c.id == run_id).values(
+                crawler_pid=pid, crawler_start=process_token(pid), workdir=workdir))
+
+    def close_stale_runs(self, now: datetime | None = None) -> list[int]:
+        """Finish as failed the runs left ``running`` by a process that is gone; their ids.
+
+        A run of this host is stale once its owner process is gone (the pid ended, or now
+        names another process: its start time differs); its crawler, if it still runs, is
+        stopped and its work directory removed.  A run of another host, or one recorded
+        without its owner (older versions), is stale once older than its timeout
+        (UNKNOWN_TIMEOUT if none) plus STALE_MARGIN.
+        """
+        now = now or datetime.now(timezone.utc)
+        host = socket.gethostname()
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(crawl_runs).where(
+                crawl_runs.c.status == RUNNING)).mappings().all()
+        closed = []
+        for row in rows:
+            message = _stale_reason(row, host, now)
+            if message is None:
+                continue
+            with self.engine.begin() as conn:  # unless its owner (or another opener) just did
+                done = conn.execute(update(crawl_runs).where(
+                    crawl_runs.c.id == row["id"], crawl_runs.c.status == RUNNING).values(
+                    status="failed", finished_at=now, message=message)).rowcount
+            if done:
+                log.warning("crawl run %d of %s: %s", row["id"], row["source"], message)
+                closed.append(row["id"])
+            if row["host"] == host:
+                _stop_orphan(row["crawler_pid"], row["crawler_start"])
+                workdir = Path(row["workdir"] or "")
+                if workdir.name.startswith("monitor-crawl-"):
+                    shutil.rmtree(workdir, ignore_errors=True)
+        return closed
 
     def finish_run(self, run_id: int, *, status: str, report: dict | None = None,
                    message: str = "", now: datetime | None = None) -> None:
@@ -199,6 +279,104 @@ class StateDB:
     def close(self) -> None:
         """Release connections."""
         self.engine.dispose()
+
+
+def _add_missing_columns(conn) -> None:
+    """ALTER TABLE … ADD COLUMN for every column a table made by an older version lacks (new
+    columns are nullable, without server defaults)."""
+    inspector = inspect(conn)
+    quote = conn.dialect.identifier_preparer.quote
+    for table in metadata.sorted_tables:
+        have = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in have:
+                kind = column.type.compile(dialect=conn.dialect)
+                conn.exec_driver_sql(f"ALTER TABLE {quote(table.name)} "
+                                     f"ADD COLUMN {quote(column.name)} {kind}")
+                log.info("state database: added column %s.%s", table.name, column.name)
+
+
+def _stale_reason(row, host: str, now: datetime) -> str | None:
+    """Why a ``running`` row is abandoned, or None while its owner may still be at work."""
+    pid = row["owner_pid"]
+    if pid and row["host"] == host:
+        if process_alive(pid, row["owner_start"]):
+            return None
+        return f"interrupted: the monitor process (pid {pid}) that ran it is gone"
+    limit = (row["timeout_seconds"] or UNKNOWN_TIMEOUT) + STALE_MARGIN
+    started = _utc(row["started_at"])
+    if started is not None and (now - started).total_seconds() <= limit:
+        return None
+    who = (f"the monitor process (pid {pid} on host {row['host']})" if pid
+           else "a monitor process of an older version (not recorded)")
+    return f"interrupted: {who} that ran it did not finish it within {limit:g} s"
+
+
+_BOOT_ID: list[str] = []
+
+
+def _proc_stat(pid: int) -> list[bytes] | None:
+    """Fields of /proc/<pid>/stat from the state on (field 3 → index 0), or None."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def process_token(pid: int) -> str | None:
+    """Boot id and start time of process ``pid`` (Linux), which tell it from a later process
+    given the same pid; None where /proc cannot say."""
+    fields = _proc_stat(pid)
+    if fields is None or len(fields) < 20:
+        return None
+    if not _BOOT_ID:
+        try:
+            _BOOT_ID.append(Path("/proc/sys/kernel/random/boot_id").read_text().strip())
+        except OSError:
+            _BOOT_ID.append("")
+    return f"{_BOOT_ID[0]}:{fields[19].decode()}"  # field 22: start time, clock ticks
+
+
+def process_alive(pid: int | None, token: str | None = None) -> bool:
+    """True while ``pid`` runs (a zombie does not) and, if ``token`` was recorded, is still the
+    process it names.  Without /proc (not Linux) a reused pid passes for the old process."""
+    if not pid or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, as another user: only a matching token makes it ours
+    if not Path("/proc/self/stat").exists():
+        return True
+    fields = _proc_stat(pid)
+    if fields is None or fields[0] == b"Z":
+        return False
+    return token is None or process_token(pid) == token
+
+
+def _stop_orphan(pid: int | None, token: str | None) -> None:
+    """Stop a crawler whose monitor died.  It stops by itself (parent-death signal, watchdog)
+    and flushes what it collected: it gets ORPHAN_GRACE for that, then SIGTERM, then SIGKILL.
+    Only a process whose start token was recorded and still matches is touched."""
+    if not pid or pid == os.getpid() or token is None:
+        return
+    for sig, wait in ((None, ORPHAN_GRACE), (signal.SIGTERM, 5.0), (signal.SIGKILL, 2.0)):
+        deadline = time.monotonic() + wait
+        if not process_alive(pid, token):
+            return
+        if sig is not None:
+            log.warning("stopping the orphaned crawler (pid %d) with %s", pid, sig.name)
+            try:
+                if os.getpgid(pid) == pid:  # a session leader, as monitor.crawl starts it
+                    os.killpg(pid, sig)
+                else:
+                    os.kill(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                return
+        while time.monotonic() < deadline and process_alive(pid, token):
+            time.sleep(0.05)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

@@ -42,4 +42,9 @@ ITEM_PIPELINES = {
 }
 EXTENSIONS = {
     "spiders.extensions.RunReportExtension": 100,
+    "spiders.extensions.ParentWatchdog": 110,
 }
+# Set by monitor.crawl (-s MONITOR_PARENT_PID=...): the crawl stops when that process is gone.
+MONITOR_PARENT_PID = 0
+MONITOR_WORKDIR = ""  # the parent's work directory, removed at exit when the parent is gone
+MONITOR_ORPHAN_GRACE = 30.0  # s a crawl gets to close after its parent died, then SIGTERM

@@ -19,7 +19,7 @@ from monitor.config import SourceConfig, load_config
 from monitor.crawl import crawl_command, judge, run_crawl, run_crawls
 from monitor.errors import ConfigError
 from monitor.localsite import serve_directory
-from monitor.state import StateDB
+from monitor.state import StateDB, process_alive
 from monitor.store import SearchQuery
 
 
@@ -135,6 +135,56 @@ def test_command_line_and_judgement(make_config, tmp_path):
                  "u") == ("failed", "cannot open the document store: x")
     status, message = judge(None, 1, False, 60, "u", "Traceback\nValueError: boom\n")
     assert status == "failed" and "ValueError: boom" in message
+    assert cmd[-4:] == ["-s", f"MONITOR_PARENT_PID={os.getpid()}", "-s",
+                        f"MONITOR_WORKDIR={tmp_path}"]
+
+
+def test_judgement_of_killed_and_stopped_crawlers():
+    """kill -9 is named by its signal, not by whatever Scrapy logged last; an exception line
+    is preferred over a line that merely contains "error"; a crawler stopped by someone
+    else's SIGTERM did not finish."""
+    noise = "2026-12-01 [scrapy.core.engine] INFO: error_kinds counted\n"
+    assert judge(None, -9, False, 60, "u", noise) == (
+        "failed", "the crawler was killed by signal SIGKILL (9)")
+    assert judge({"items": 3}, -15, False, 60, "u")[1] == (
+        "the crawler was killed by signal SIGTERM (15)")
+    tail = ("Traceback (most recent call last):\n  File \"x.py\", line 1\n"
+            "KeyError: 'source'\n2026-12-01 [scrapy] INFO: closing, 0 errors so far\n")
+    assert judge(None, 1, False, 60, "u", tail)[1].endswith("KeyError: 'source'")
+    assert judge(None, 2, False, 60, "u", "usage: scrapy crawl\nno error words\n")[1] == (
+        "the crawler exited with code 2 without a report: no error words")
+    status, message = judge({"items": 7, "pages": 9, "finish_reason": "shutdown"}, 0, False,
+                            60, "u")
+    assert (status, message) == ("failed", "the crawler was stopped before it finished "
+                                           "(shutdown) after 7 items")
+
+
+def test_stop_on_signals_takes_only_default_handlers(monkeypatch):
+    """SIGTERM and SIGHUP at their default action become CrawlTerminated while crawls run; an
+    ignored SIGHUP (nohup) stays ignored; the old handlers come back afterwards."""
+    old_term, old_hup = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        with crawl.stop_on_signals():
+            assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+            with pytest.raises(crawl.CrawlTerminated) as caught:
+                signal.raise_signal(signal.SIGTERM)
+            with crawl.stop_on_signals():  # nested: the outer block's handler stays
+                handler = signal.getsignal(signal.SIGTERM)
+            assert signal.getsignal(signal.SIGTERM) is handler
+            written = []
+            with pytest.raises(crawl.CrawlTerminated):  # not while a run is being written
+                with crawl._deferring_signals():
+                    signal.raise_signal(signal.SIGTERM)
+                    written.append("run")
+            assert written == ["run"]
+        assert caught.value.code == 128 + signal.SIGTERM and caught.value.signame == "SIGTERM"
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
+        signal.signal(signal.SIGHUP, old_hup)
 
 
 def test_gne_lying_charset_page_crawled_for_real(make_config, tmp_path):
@@ -242,8 +292,44 @@ def test_ctrl_c_stops_the_crawler_and_records_the_run(make_config, monkeypatch):
     state = StateDB(config.state_url)
     try:
         (run,) = state.runs("slow")
-        assert run.status == "failed" and run.message == "interrupted"
+        assert run.status == "failed" and run.message == "interrupted (SIGINT)"
         assert run.finished_at is not None
+    finally:
+        state.close()
+
+
+def test_sigterm_stops_the_crawler_and_records_the_run(make_config):
+    """SIGTERM to the process running a crawl (in its main thread) is handled like Ctrl-C: the
+    crawler is stopped, the run recorded as "interrupted (SIGTERM)" with its crawler's pid, and
+    the exit status will be 143."""
+    old = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    with socket.socket() as sock:  # accepts the crawler's connection but never answers
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        sock.settimeout(60)
+
+        def terminate():
+            conn, _ = sock.accept()  # the crawler is running and waits for the feed
+            conn.close()
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        source = SourceConfig(id="slow", spider="rss", channel="news",
+                              url=f"http://127.0.0.1:{sock.getsockname()[1]}/feed.xml")
+        config = load_config(make_config([source]))
+        threading.Thread(target=terminate, daemon=True).start()
+        try:
+            with pytest.raises(SystemExit) as caught:
+                run_crawl(config, "slow", timeout=60)
+        finally:
+            signal.signal(signal.SIGTERM, old)
+    assert caught.value.code == 143
+    state = StateDB(config.state_url)
+    try:
+        (run,) = state.runs("slow")
+        assert run.status == "failed" and run.message == "interrupted (SIGTERM)"
+        assert run.crawler_pid and not process_alive(run.crawler_pid)
+        assert run.owner_pid == os.getpid() and run.timeout_seconds == 60
     finally:
         state.close()
 
@@ -289,7 +375,8 @@ def test_ctrl_c_during_parallel_crawls_stops_them_all(make_config, monkeypatch):
     try:
         runs = {r.source: r for r in state.runs()}
         assert sorted(runs) == ["s1", "s2"]
-        assert all(r.status == "failed" and r.message == "interrupted" for r in runs.values())
+        assert all(r.status == "failed" and r.message == "interrupted (SIGINT)"
+                   for r in runs.values())
     finally:
         state.close()
 
