@@ -21,6 +21,20 @@ def register_stores(register):
     """
 
 
+@hookspec
+def register_channels(register):
+    """Register alert channel types (how a notice reaches people: a robot, e-mail, a hook).
+
+    ``register(name, cls)`` where ``cls(name, table)`` builds one channel instance from its
+    table in ``config/channels.toml`` (a :class:`monitor.tomlfile.Table`; wrong values raise
+    ``ConfigError``) and has ``send(message) -> DeliveryResult`` that never raises for a
+    delivery problem (see :mod:`alerts.channels`).  The built-in types (log, email, dingtalk,
+    wecom, feishu, webhook) are always there; registering a name that is built in or that
+    another plugin registered raises ``PluginError`` naming both.  Called each time the
+    channel types are asked for.  Returns nothing.
+    """
+
+
 # -- analysis (once per document, in the ingest pipeline) ----------------------------------------
 
 @hookspec

@@ -127,6 +127,21 @@ class PluginManager:
             self._stores = {name: factory for name, (factory, _) in found.items()}
         return self._stores
 
+    def channels(self) -> dict[str, Callable]:
+        """Alert channel types by name: the built-in ones, then those of ``register_channels``."""
+        from alerts.channels import builtin_channel_types  # alerts builds on monitor, lazily
+
+        found: dict[str, tuple[Callable, str]] = {
+            name: (cls, "built-in") for name, cls in builtin_channel_types().items()}
+        for impl in self._impls("register_channels"):
+            def register(name: str, cls: Callable, _owner=impl.plugin_name) -> None:
+                if name in found:
+                    raise PluginError(f"channel type {name!r} registered by both "
+                                      f"{found[name][1]!r} and {_owner!r}")
+                found[name] = (cls, _owner)
+            impl.function(register=register)
+        return {name: cls for name, (cls, _) in found.items()}
+
     # -- guarded calls -------------------------------------------------------------------------
 
     def _impls(self, hook: str):
