@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from monitor.config import MonitorConfig
-from monitor.documents import Document
+from monitor.documents import Document, read_jsonl
 
 if TYPE_CHECKING:  # pragma: no cover
     from monitor.app import Monitor
@@ -256,21 +256,6 @@ def _read_report(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _read_items(path: Path) -> tuple[list[Document], int]:
-    docs, bad = [], 0
-    if not path.exists():
-        return docs, bad
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if not line.strip():
-                continue
-            try:
-                docs.append(Document.from_dict(json.loads(line)))
-            except (ValueError, TypeError, KeyError):
-                bad += 1
-    return docs, bad
-
-
 def _tail(path: Path) -> str:
     try:
         data = path.read_bytes()[-_LOG_TAIL:]
@@ -433,7 +418,7 @@ def _crawl(config: MonitorConfig, source: Any, workdir: Path, dry_run: bool,
     status, message = judge(report, returncode, timed_out, timeout, source.url, log_tail)
     items: list[Document] = []
     if dry_run:
-        items, bad = _read_items(workdir / "items.jsonl")
+        items, bad = read_jsonl(workdir / "items.jsonl")
         if bad:
             message += f"; {bad} unreadable output lines"
     return CrawlResult(source.id, status, report or {}, items, message, returncode,

@@ -36,6 +36,7 @@ class RunReportExtension:
         crawler.signals.connect(ext.response_received, signal=signals.response_received)
         crawler.signals.connect(ext.spider_error, signal=signals.spider_error)
         crawler.signals.connect(ext.item_error, signal=signals.item_error)
+        crawler.signals.connect(ext.request_dropped, signal=signals.request_dropped)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         return ext
 
@@ -67,6 +68,13 @@ class RunReportExtension:
         if report is not None:
             report.error(f"pipeline: {failure.type.__name__}", getattr(item, "url", ""),
                          str(failure.value)[:200])
+
+    def request_dropped(self, request: Any, **kwargs: Any) -> None:
+        """The scheduler refused a request (its duplicate filter): the spiders never ask twice
+        for a page themselves, so this is a redirect back to a page already requested."""
+        report = self._report()
+        if report is not None:
+            report.skip("page already requested (a redirect loop, or one address twice)", request.url)
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         """Write the report file named by ``-a report=...``."""
