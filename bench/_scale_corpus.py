@@ -102,8 +102,12 @@ OUTLETS = ["新华网", "人民网", "央视新闻", "澎湃新闻", "本地日�
 class Corpus:
     """Documents 0, 1, 2 … built from the texts, the same sequence for the same seed."""
 
-    def __init__(self, texts: list[Text], replies: list[str], seed: int = SEED):
+    def __init__(self, texts: list[Text], replies: list[str], seed: int = SEED,
+                 chronological_over: int = 0):
+        """``chronological_over``: publish document i of that many at i/N through the year
+        (give or take two days), as a year of crawling brings them; 0 = uniform random."""
         self.texts, self.replies = texts, replies
+        self.span = chronological_over
         self.rnd = random.Random(seed)
         self.order = list(range(len(texts)))
         self.rnd.shuffle(self.order)
@@ -133,7 +137,11 @@ class Corpus:
         score = min(1.0, max(0.0, 0.5 + 0.33 * pol + rnd.uniform(-.15, .15)))
         label = "negative" if score < .35 else "positive" if score > .65 else "neutral"
         risk = round(min(1.0, 0.55 * (1 - score) + 0.45 * rnd.random()), 3)
-        published = NOW - timedelta(minutes=rnd.randrange(YEAR_MINUTES))
+        if self.span:
+            at = YEAR_MINUTES * (1 - min(i, self.span) / self.span)
+            published = NOW - timedelta(minutes=max(0, at + rnd.uniform(-2880, 2880)))
+        else:
+            published = NOW - timedelta(minutes=rnd.randrange(YEAR_MINUTES))
         crawled = published + timedelta(minutes=rnd.randrange(5, 600))
         answer = None
         if kind == "message" and ((reply and rnd.random() < 0.9) or rnd.random() < 0.45):

@@ -78,8 +78,10 @@ def report(args: argparse.Namespace, main: dict | None, big: dict | None, info: 
            "noisy; read them beside the baselines measured in the same run.",
            f"- Corpus: {info['n_texts']:,} real texts ({info['sets']}) cycled with small "
            f"variations; {info['chars']:.0f} characters per document on average; published_at "
-           "uniform over one year in random order; "
-           f"{info['messages']:.0%} messages. Peak RSS before the store was opened (texts and "
+           + ("over one year in the order they are inserted (± 2 days), as a year of crawling "
+              "brings them; " if getattr(args, "order", "random") == "chronological" else
+              "uniform over one year in random order (the worst case for the time indexes); ")
+           + f"{info['messages']:.0%} messages. Peak RSS before the store was opened (texts and "
            f"jieba loaded): {info['rss0']:,.0f} MB.", ""]
     if main:
         out += _main_tables(main)

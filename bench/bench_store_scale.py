@@ -243,7 +243,8 @@ def aggregations(store: Any, cap_s: float) -> dict[str, float]:
 def run_main(args: argparse.Namespace, texts: list[Text], replies: list[str],
              workdir: Path) -> dict:
     """Insert ``args.docs`` documents, measuring each segment, and query at each checkpoint."""
-    corpus = Corpus(texts, replies)
+    corpus = Corpus(texts, replies,
+                    chronological_over=args.docs if args.order == "chronological" else 0)
     store = EmbeddedStore(StoreConfig(path=workdir / "store.db"))
     plain = Plain(workdir / "plain.db")
     # a segment: start, put_many s, plain s, slowest batch ms, put_many CPU s
@@ -350,6 +351,10 @@ def main() -> None:
     parser.add_argument("--write", type=Path, help="also write the report to this Markdown file")
     parser.add_argument("--append", action="store_true", help="add the report to --write's file")
     parser.add_argument("--heading", help="heading of this run's section")
+    parser.add_argument("--order", choices=("random", "chronological"), default="random",
+                        help="publish times: uniform over the year in random order (the worst "
+                        "case for the time indexes), or in the order a year of crawling brings "
+                        "them")
     parser.add_argument("--reopen", type=Path, help="only search an existing store (a --keep "
                         "folder's store.db) with the query set, e.g. again on a quiet machine")
     args = parser.parse_args()
