@@ -1,6 +1,10 @@
-"""Alert rules and delivery channels (log, e-mail, DingTalk, WeCom, Feishu, webhook).
+"""Alerting: what a notice is, the channels that deliver it, and (being built) rules and outbox.
 
-Empty for now: the alerting work adds ``alerts/rules.py`` (rule types evaluated on new documents
-and windows), ``alerts/channels/`` (one module per channel) and the durable outbox.  The package
-exists so that the product's top-level layout is fixed from the start.
+* ``alerts.message`` — :class:`AlertMessage` / :class:`AlertDoc`, what every channel receives;
+* ``alerts.channels`` — log, e-mail, DingTalk, WeCom, Feishu and webhook, one module each,
+  plus ``register_channels`` for plugins; ``alerts.channels_config`` reads
+  ``config/channels.toml``; ``alerts.secrets`` resolves ``${NAME}`` secrets;
+* ``alerts.format`` — the Chinese templates; ``alerts.pacing`` — per-robot rate limits;
+* rules (``alerts.rules``) and the durable outbox (``alerts.outbox``) are issue 7's next parts.
+See docs/channels.md.
 """
