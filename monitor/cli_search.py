@@ -11,6 +11,10 @@ from monitor.output import clip, echo_json, local_time, parse_when
 from monitor.store import SORTS, SearchQuery, SearchResult
 from monitor.store._fts import query_problem
 
+#: How many hits one page shows and how deep paging goes, at most (the store allows more;
+#: past these a person wants a narrower search, not another page).
+MAX_LIMIT, MAX_OFFSET = 1_000, 1_000_000
+
 
 def query_args(params: Iterable[click.Parameter], args: Sequence[str]) -> list[str]:
     """``args`` with the command's own options first and every other word after ``--``.
@@ -45,6 +49,13 @@ def query_args(params: Iterable[click.Parameter], args: Sequence[str]) -> list[s
     return [*options, "--", *words]
 
 
+def _a_number(value: float | None, param: click.Parameter) -> float | None:
+    """``value`` unless it is NaN (click's FloatRange lets NaN through: it compares false)."""
+    if value is not None and value != value:
+        raise click.BadParameter("nan is not a number from 0 to 1", param=param)
+    return value
+
+
 class QueryCommand(click.Command):
     """A command whose free words may start with ``-`` (see :func:`query_args`)."""
 
@@ -60,13 +71,15 @@ class QueryCommand(click.Command):
               help="Only this channel (repeatable).")
 @click.option("--source", "sources", multiple=True, help="Only this source id (repeatable).")
 @click.option("--unanswered", is_flag=True, help="Only messages still awaiting a reply.")
-@click.option("--min-risk", type=click.FloatRange(0, 1), help="Only risk at least this.")
+@click.option("--min-risk", type=click.FloatRange(0, 1), callback=lambda ctx, param, value:
+              _a_number(value, param), help="Only risk at least this.")
 @click.option("--negative", is_flag=True, help="Only negative sentiment (score < 0.35).")
 @click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True)
-@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True,
-              help="Hits per page.")
-@click.option("--offset", type=click.IntRange(0), default=0, show_default=True,
-              help="Skip this many hits (the next page starts at offset + limit).")
+@click.option("--limit", type=click.IntRange(1, MAX_LIMIT), default=20, show_default=True,
+              help=f"Hits per page (at most {MAX_LIMIT:,}).")
+@click.option("--offset", type=click.IntRange(0, MAX_OFFSET), default=0, show_default=True,
+              help="Skip this many hits (the next page starts at offset + limit; at most "
+                   f"{MAX_OFFSET:,}: narrow the search with --since or --source instead).")
 @click.option("--json", "as_json", is_flag=True, help="Print the hits (with their ids) as JSON.")
 @pass_ctx
 def search(obj: Context, query: tuple[str, ...], since, until, channels, sources, unanswered,

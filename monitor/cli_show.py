@@ -9,7 +9,7 @@ import click
 
 from monitor.cli import Context, pass_ctx
 from monitor.documents import CHANNELS, Document
-from monitor.output import display_width, echo_json, local_time
+from monitor.output import clip, display_width, echo_json, in_zone, local_time
 
 #: How to find an id, said whenever one is not found.
 FIND_IDS = ("every hit of `monitor search` ends with its id, and `monitor search --json` "
@@ -40,6 +40,8 @@ def both_times(value: datetime | None, tz: str) -> str:
     """``2026-12-01 10:20 Asia/Shanghai (02:20 UTC)``-style: the office zone and UTC."""
     if value is None:
         return ""
+    if in_zone(value, tz) is None:  # 9999-12-31 23:59 UTC is past the last day in UTC+8
+        return f"{local_time(value, 'UTC')} UTC (not showable in {tz})"
     return f"{local_time(value, tz)} {tz} · {local_time(value, 'UTC')} UTC"
 
 
@@ -56,6 +58,14 @@ def _compact(value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _count(value: Any) -> str:
+    """An engagement value as stored, cut to 30 columns (a page may give 10**400 or a word)."""
+    try:
+        return clip(_compact(value), 30)
+    except ValueError:  # an int past 4,300 digits cannot even be printed
+        return "(a number too long to show)"
 
 
 def _sentiment(doc: Document) -> str:
@@ -91,7 +101,8 @@ def render_document(doc: Document, tz: str) -> str:
         ("own channel", "yes" if doc.own else "no"),
         ("risk", "" if doc.risk is None else f"{doc.risk:.2f}"),
         ("sentiment", _sentiment(doc)),
-        ("engagement", ", ".join(f"{k} {v}" for k, v in doc.engagement.items())),
+        ("engagement", ", ".join(f"{clip(str(k), 30)} {_count(v)}"
+                                 for k, v in doc.engagement.items())),
     ]
     width = max(display_width(label) for label, _ in facts)
     lines.extend(label + " " * (width - display_width(label) + 2) + value

@@ -51,14 +51,38 @@ def show(obj: Context, source_id: str, as_json: bool) -> None:
     """One source's settings and its file (a file with an error is shown with the error)."""
     broken = _broken_file(obj, source_id)
     if broken is not None:
-        click.echo(f"# {broken.path}\n{broken.path.read_text(encoding='utf-8', errors='replace')}")
+        text = _file_text(broken.path)
+        if text is not None:
+            click.echo(f"# {broken.path}\n{text}")
         raise click.ClickException(str(broken.error))
     source = obj.config.source(source_id)
     if as_json:
         echo_json(_source_dict(source))
         return
     click.echo(f"# {source.path}")
-    click.echo(source.path.read_text(encoding="utf-8") if source.path else source.to_toml())
+    text = _file_text(source.path) if source.path else source.to_toml()
+    if text is None:
+        raise click.ClickException(f"{source.path} is no longer a regular file")
+    click.echo(text)
+
+
+#: How much of a source file ``sources show`` prints (a real one is a few hundred bytes).
+SHOW_CHARS = 100_000
+
+
+def _file_text(path: Path) -> str | None:
+    """A source file's text to show, or None when it is not a regular file (reading a named
+    pipe blocks for ever, a device never ends: the loader refuses those too)."""
+    try:
+        if not path.is_file():
+            return None
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            text = handle.read(SHOW_CHARS + 1)
+    except OSError:
+        return None
+    if len(text) > SHOW_CHARS:
+        text = text[:SHOW_CHARS] + f"\n… (cut: only the first {SHOW_CHARS:,} characters shown)"
+    return text
 
 
 @sources.command()

@@ -21,7 +21,7 @@ from monitor.errors import ConfigError
 from monitor.store import StoreConfig
 from monitor.sourcefile import (  # re-exported: the configuration API in one place
     FORMATS, SELECTOR_KEYS, SOURCE_DEFAULTS, SOURCE_ID_RE, SOURCE_KEYS, SPIDERS, SourceConfig,
-    is_xpath, json_path_error, load_sources, parse_source, selector_error)
+    is_xpath, json_path_error, load_sources, parse_source, seconds, selector_error)
 from monitor.tomlfile import Table, non_negative, read_toml
 
 ENV_CONFIG_DIR = "MONITOR_CONFIG_DIR"
@@ -36,6 +36,7 @@ class CrawlSettings:
 
     timeout_seconds: int = 600
     download_delay: float = 0.0
+    download_timeout: float = 30.0  # seconds one request may take (Scrapy's own is 180)
     concurrent_requests: int = 8
     user_agent: str = "gov-opinion-monitor/0.1 (+public-opinion monitoring)"
     obey_robots: bool = False
@@ -149,6 +150,7 @@ def load_config(config_dir: str | os.PathLike | None = None) -> MonitorConfig:
     crawl = CrawlSettings(
         timeout_seconds=max(1, non_negative(cr, "timeout_seconds", 600)),
         download_delay=delay,
+        download_timeout=seconds(cr, "download_timeout", CrawlSettings.download_timeout),
         concurrent_requests=max(1, non_negative(cr, "concurrent_requests", 8)),
         user_agent=user_agent,
         obey_robots=cr.get("obey_robots", bool, False),

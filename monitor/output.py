@@ -62,11 +62,34 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count} {word if count == 1 else (many or word + 's')}"
 
 
+def _minute(value: datetime) -> str:
+    # not strftime: glibc prints year 1 as "1", not "0001"
+    return (f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
+            f"{value.hour:02d}:{value.minute:02d}")
+
+
+def in_zone(value: datetime, tz: str) -> datetime | None:
+    """``value`` in zone ``tz``; None when that falls outside the years 1–9999 a datetime can
+    hold (9999-12-31 23:59 UTC is already year 10000 in Asia/Shanghai)."""
+    try:
+        return value.astimezone(ZoneInfo(tz))
+    except (OverflowError, ValueError):
+        return None
+
+
 def local_time(value: datetime | None, tz: str = "Asia/Shanghai") -> str:
-    """``2026-11-28 09:12`` in the display time zone, or an empty string."""
+    """``2026-11-28 09:12`` in the display time zone, or an empty string.
+
+    A time that cannot be shown in ``tz`` (the first or last hours of the years 1–9999) is
+    shown as stored, ``9999-12-31 23:59 UTC``: never an exception.
+    """
     if value is None:
         return ""
-    return value.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+    local = in_zone(value, tz)
+    if local is not None:
+        return _minute(local)
+    utc = in_zone(value, "UTC")
+    return f"{_minute(utc or value)} {'UTC' if utc else value.tzname() or ''}".rstrip()
 
 
 def echo_json(data: Any) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import difflib
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,7 @@ class SourceConfig:
     department: str = ""  # default responsible department
     format: str = "html"  # message_board: "html" pages or a "json" API (dotted-path selectors)
     request_body: str = ""  # json: POST list pages with this body, "{page}" = the page number
+    download_timeout: float | None = None  # seconds per request; None = [crawl] download_timeout
     selectors: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
 
@@ -65,7 +67,7 @@ class SourceConfig:
         lines = [f"# Source {self.id}: see docs/sources.md for every key"]
         for key in ("name", "spider", "channel", "url", "enabled", "own", "interval_minutes",
                     "max_pages", "max_items", "page_url", "fetch_detail", "encoding", "place",
-                    "department", "format", "request_body"):
+                    "department", "format", "request_body", "download_timeout"):
             value = getattr(self, key)
             default = SOURCE_DEFAULTS.get(key)
             if key in ("name", "spider", "channel", "url") or value != default:
@@ -80,13 +82,23 @@ class SourceConfig:
 
 SOURCE_KEYS = {"id", "spider", "channel", "url", "selectors", "name", "enabled", "own",
                "interval_minutes", "max_pages", "max_items", "page_url", "fetch_detail",
-               "encoding", "place", "department", "format", "request_body"}
+               "encoding", "place", "department", "format", "request_body",
+               "download_timeout"}
 
 SOURCE_DEFAULTS = {
     "name": "", "enabled": True, "own": False, "interval_minutes": 60, "max_pages": 3,
     "max_items": 0, "page_url": "", "fetch_detail": True, "encoding": "", "place": "",
-    "department": "", "format": "html", "request_body": "",
+    "department": "", "format": "html", "request_body": "", "download_timeout": None,
 }
+
+
+def seconds(table: Table, key: str, default: float | None) -> float | None:
+    """A number of seconds, more than 0 and finite (``inf``, ``nan`` and 0 are refused)."""
+    value = table.get(key, float, default)
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"expected a number of seconds more than 0, got {value}",
+                          path=table.path, key=table._key(key))
+    return value
 
 
 def is_xpath(expr: str) -> bool:
@@ -236,7 +248,8 @@ def parse_source(data: dict, path: Path) -> SourceConfig:
         max_pages=non_negative(t, "max_pages", 3), max_items=non_negative(t, "max_items", 0),
         page_url=page_url, fetch_detail=t.get("fetch_detail", bool, True), encoding=encoding,
         place=t.get("place", str, ""), department=t.get("department", str, ""),
-        format=fmt, request_body=request_body, selectors=selectors, path=path,
+        format=fmt, request_body=request_body,
+        download_timeout=seconds(t, "download_timeout", None), selectors=selectors, path=path,
     )
     t.reject_unknown()
     return source

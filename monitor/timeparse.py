@@ -46,7 +46,9 @@ _MONTH_DAY = re.compile(r"(?<![\d年./-])(?P<mo>\d{1,2})\s*[-/月]\s*(?P<d>\d{1,
 _YEAR_MONTH = re.compile(r"(?P<y>\d{4})\s*[-/.年]\s*(?P<mo>\d{1,2})\s*月?")
 _DAY_WORD = re.compile(r"今天|今日|昨天|昨日|前天")
 _TIME_ONLY = re.compile(r"(?:发布于|更新于|发表于|于)?\s*" + _TIME + r"\s*(?:发布|更新|发表)?")
-_AGO = re.compile(r"(?P<n>\d+|半|[一二两三四五六七八九十]|几)\s*(?P<u>秒|分钟|分|小时|个小时|天|日|周|星期|个月|月|年)\s*前")
+# ``pre``: a sign or an exponent in front (「-1天前」「1e308秒前」) makes it no date
+_AGO = re.compile(r"(?P<pre>[-+.]|\d[eE][-+]?)?(?P<n>\d+(?:\.\d+)?|半|[一二两三四五六七八九十]|几)"
+                  r"\s*(?P<u>秒|分钟|分|小时|个小时|天|日|周|星期|个月|月|年)\s*前")
 _NUMERALS = {"半": 0.5, "几": 3, "两": 2, **{c: i + 1 for i, c in enumerate("一二三四五六七八九十")}}
 _EPOCH = re.compile(r"^\d{10}(?:\d{3})?$")
 _RFC822 = re.compile(r"^(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{2,4}")
@@ -56,6 +58,8 @@ _HAS_TIME = re.compile(r"\d\s*[:：点时]|(?<![A-Za-z])[ap]\.?m\b", re.IGNORECA
 _UNITS = {"秒": "seconds", "分钟": "minutes", "分": "minutes", "小时": "hours",
           "个小时": "hours", "天": "days", "日": "days", "周": "weeks", "星期": "weeks"}
 _LONG_UNITS = {"个月": 30, "月": 30, "年": 365}
+_DAYS_PER = {"seconds": 1 / 86400, "minutes": 1 / 1440, "hours": 1 / 24, "days": 1, "weeks": 7}
+_MAX_AGO_DAYS = 200 * 366  # 「99999999999天前」「1000000周前」 are no dates (not before 1970)
 _DIGITS = {"零": 0, "〇": 0, "两": 2, **{c: i + 1 for i, c in enumerate("一二三四五六七八九")}}
 _MINUTES = {"半": 30, "一刻": 15, "三刻": 45}
 _PM = ("下午", "傍晚", "午后", "pm")
@@ -178,10 +182,15 @@ def _relative(text: str, now: datetime) -> _Reading | None:
         return now, True, False
     m = _AGO.search(text)
     if m:
+        if m["pre"]:
+            return _UNREAD
         raw, unit = m["n"], m["u"]
-        n = _NUMERALS[raw] if raw in _NUMERALS else float(raw)
+        n = _NUMERALS[raw] if raw in _NUMERALS else float(raw)  # 400 digits: inf, not slow
+        days = n * (_LONG_UNITS[unit] if unit in _LONG_UNITS else _DAYS_PER[_UNITS[unit]])
+        if not days <= _MAX_AGO_DAYS:  # bounded here: timedelta() would overflow
+            return _UNREAD
         if unit in _LONG_UNITS:
-            return now - timedelta(days=_LONG_UNITS[unit] * n), True, True
+            return now - timedelta(days=days), True, True
         # 「3天前」 says no time of day: date-only
         return now - timedelta(**{_UNITS[unit]: n}), True, _UNITS[unit] in ("days", "weeks")
     m = _DAY_WORD.search(text)

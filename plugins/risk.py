@@ -11,9 +11,12 @@ so every piece can only raise the score, no single one needs to reach 1, and the
 - negativity from ``analysis["sentiment"]``               → "负面情绪 (0.08)"
 - signals from ``analysis["signals"]`` (topics plugin)    → "突发事件: 倒塌、受伤"
 - the most sensitive topic in ``analysis["topics"]``      → "涉及安全生产: 坍塌"
-- engagement, log-scaled (reposts count most)             → "互动量高: 转发 1,200"
+- engagement, log-scaled (reposts count most)             → "互动量高: 转发 1.2万、评论 340"
 - a message (信箱 / 留言 / 12345) without a reply          → "留言未回复"
 
+Engagement counts are read as pages print them (:func:`read_count`: 「1.2万」, 「10w+」,
+「3,456」, 「1亿」); a count that is not one (negative, NaN, a word) counts 0 and an absurd one
+(past 1000亿, 1e308, 10**400) counts as 1000亿: never an exception, never a 309-digit reason.
 Whatever is missing (for example a disabled sentiment plugin) simply adds nothing.  Documents
 from the office's own channels are scored the same way: being ours lowers nothing.
 
@@ -32,6 +35,8 @@ from __future__ import annotations
 
 import logging
 import math
+import re
+import unicodedata
 from typing import Any
 
 from monitor import hookimpl
@@ -117,22 +122,65 @@ def _sentiment(analysis: dict[str, Any]) -> tuple[float | None, str | None]:
     return min(1.0, max(0.0, float(value))), label if isinstance(label, str) else None
 
 
+#: The largest engagement count believed (1000亿); more is a page's or a parser's mistake.
+MAX_COUNT = 10 ** 11
+_COUNT_UNITS = {"": 1, "k": 10 ** 3, "千": 10 ** 3, "w": 10 ** 4, "万": 10 ** 4,
+                "亿": 10 ** 8, "万亿": 10 ** 12}
+_COUNT = re.compile(r"(\d+(?:\.\d*)?(?:e[+-]?\d{1,5})?)(万亿|[kw千万亿]?)\+?")
+
+
+def read_count(value: Any) -> int:
+    """An engagement count in [0, :data:`MAX_COUNT`] from what a page or an API gives.
+
+    Numbers, and text such as 「1.2万」 「10w+」 「3k」 「1,234」 「10亿+」 「３万」; a negative
+    count, NaN, a boolean, a word or any other value is 0, an absurd one (1e308, 10**400,
+    inf) is capped.  Never raises.
+    """
+    if isinstance(value, bool) or value is None:
+        return 0
+    if isinstance(value, int):
+        return min(max(value, 0), MAX_COUNT)
+    if isinstance(value, float):
+        number = value
+    elif isinstance(value, str) and len(value) <= 10_000:
+        text = unicodedata.normalize("NFKC", value).strip().lower()
+        text = text.replace(",", "").replace("，", "").replace(" ", "")
+        m = _COUNT.fullmatch(text)
+        if m is None:
+            return 0
+        number = float(m[1]) * _COUNT_UNITS[m[2]]  # float() of 5,000 digits is inf, not slow
+    else:
+        return 0
+    if math.isnan(number) or number <= 0:
+        return 0
+    return MAX_COUNT if number >= MAX_COUNT else int(number)
+
+
+def short_count(count: int) -> str:
+    """A count as a person reads it: ``340``, ``5,100``, ``1.2万``, ``3亿``, ``1000亿+``."""
+    if count >= MAX_COUNT:
+        return "1000亿+"
+    for unit, size in (("亿", 10 ** 8), ("万", 10 ** 4)):
+        if count >= size:
+            shown = f"{count / size:.1f}".removesuffix(".0")
+            if unit == "万" and float(shown) >= 10000:  # 9999.96万 is 1亿
+                return "1亿"
+            return shown + unit
+    return f"{count:,}"
+
+
 def _engagement(engagement: Any, full: float) -> tuple[float, str]:
-    """Strength in [0, 1] (log of weighted interactions) and a readable summary."""
+    """Strength in [0, 1] (log of weighted interactions) and a short readable summary."""
     if not isinstance(engagement, dict):
         return 0.0, ""
     total, shown = 0.0, {}
     for key, (label, weight) in ENGAGEMENT.items():
-        value = engagement.get(key)
-        try:
-            count = max(0, int(value or 0))
-        except (TypeError, ValueError, OverflowError):
-            continue
+        count = read_count(engagement.get(key))
         if count:
             total += weight * count
-            shown[label] = shown.get(label, 0) + count
+            shown[label] = min(MAX_COUNT, shown.get(label, 0) + count)
     strength = min(1.0, math.log10(1 + total) / math.log10(1 + full))
-    summary = "、".join(f"{label} {count:,}" for label, count in shown.items())
+    summary = "、".join(f"{label} {short_count(count)}" for label, count in shown.items())
     return strength, summary
 
 

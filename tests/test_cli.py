@@ -95,6 +95,34 @@ def test_broken_source_file_is_shown_and_others_still_work(run, config_dir):
     assert not (config_dir / "sources" / "typo.toml").exists()
 
 
+def test_sources_show_of_a_named_pipe_is_a_one_line_error(config_dir):
+    """Reading a FIFO blocks until a writer comes: `sources show` must not open it (run in a
+    subprocess, so that the old hang fails this test instead of stopping the test run)."""
+    import os
+    import subprocess
+    import sys
+
+    os.mkfifo(config_dir / "sources" / "pipe.toml")
+    try:
+        done = subprocess.run([sys.executable, "-m", "monitor", "-c", str(config_dir), "sources",
+                               "show", "pipe"], capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        pytest.fail("`monitor sources show` of a named pipe hangs")
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    assert len(lines) == 1 and "pipe.toml" in lines[0] and "not a regular file" in lines[0]
+
+
+def test_sources_show_cuts_a_huge_broken_file(run, config_dir):
+    (config_dir / "sources" / "big.toml").write_text("x = 1\n" + "# 注释\n" * 200_000,
+                                                      encoding="utf-8")
+    result = run("sources", "show", "big")
+    assert result.exit_code == 1 and "cut: only the first 100,000 characters" in result.output
+    assert len(result.output) < 110_000
+
+
 def test_misspelt_key_says_did_you_mean_not_missing(run, config_dir):
     (config_dir / "sources" / "k.toml").write_text('spidr = "rss"\nchannel="news"\nurl="http://a"\n')
     assert "did you mean 'spider'" in run("sources", "list").output

@@ -131,3 +131,56 @@ def test_header_and_footer_say_lower_bounds_and_notes():
     assert result_header(exact, 20) == "hits 21–40 of 312"
     assert result_footer(SearchResult(total=3, hits=_hits(3))) == ""
     assert result_header(SearchResult(total=0, hits=[])) == "no documents match"
+
+
+@pytest.mark.parametrize("published", [datetime(9999, 12, 31, 23, 59, tzinfo=UTC),
+                                       datetime(1, 1, 1, tzinfo=UTC)])
+@pytest.mark.parametrize("tz", ["Asia/Shanghai", "America/New_York"])
+def test_dates_at_the_ends_of_the_calendar_are_shown_as_stored(make_config, published, tz):
+    """9999-12-31 23:59 UTC is year 10000 in Asia/Shanghai, year 1 00:00 UTC is year 0 in New
+    York: neither can be shown in the office zone, so the stored UTC value is, and nothing
+    raises OverflowError."""
+    config_dir = make_config()
+    main = config_dir / "monitor.toml"
+    main.write_text(main.read_text(encoding="utf-8").replace(
+        'timezone = "Asia/Shanghai"', f'timezone = "{tz}"'), encoding="utf-8")
+    doc = Document.new("county-news", "portal", "http://127.0.0.1/news/edge.html",
+                       title="日历尽头的通报", text="日历尽头的正文", published_at=published,
+                       crawled_at=published, withdrawn_at=published)
+    with Monitor.open(config_dir, entry_points=False) as m:
+        m.store.put_many([doc])
+    runner = CliRunner()
+    stored = f"{published.year:04d}-{published.month:02d}-{published.day:02d} " \
+             f"{published.hour:02d}:{published.minute:02d}"
+    found = runner.invoke(cli, ["-c", str(config_dir), "search", "日历"])
+    assert found.exception is None, repr(found.exception)
+    assert found.exit_code == 0 and "日历尽头的通报" in found.output
+    shown = runner.invoke(cli, ["-c", str(config_dir), "show", doc.id])
+    assert shown.exception is None, repr(shown.exception)
+    if (published.year == 9999) == (tz == "Asia/Shanghai"):  # east of UTC at the end, west at
+        assert f"{stored} UTC" in found.output                # the start: not showable
+        assert f"withdrawn since {stored} UTC (not showable in {tz})" in shown.output
+    else:
+        assert f"{stored} UTC" not in found.output and "not showable" not in shown.output
+        assert f" {tz} · {stored} UTC" in shown.output
+
+
+def test_local_time_never_raises_and_pads_the_year():
+    from monitor.output import local_time
+
+    assert local_time(datetime(9999, 12, 31, 23, 59, tzinfo=UTC)) == "9999-12-31 23:59 UTC"
+    assert local_time(datetime(9999, 12, 31, 10, 0, tzinfo=UTC)) == "9999-12-31 18:00"
+    assert local_time(datetime(1, 1, 1, tzinfo=UTC), "America/New_York") == "0001-01-01 00:00 UTC"
+    assert local_time(datetime(1, 1, 1, tzinfo=UTC), "UTC") == "0001-01-01 00:00"
+    assert local_time(None) == ""
+
+
+@pytest.mark.parametrize("args, bound", [
+    (["--offset", str(2 ** 63)], "0<=x<=1000000"), (["--offset", "1000001"], "0<=x<=1000000"),
+    (["--limit", "1001"], "1<=x<=1000"), (["--limit", str(10 ** 30)], "1<=x<=1000"),
+    (["--limit", "0"], "1<=x<=1000"), (["--min-risk", "nan"], "nan is not a number")])
+def test_search_offset_and_limit_are_bounded_with_a_message(run, args, bound):
+    result = run("search", "围墙", *args)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert bound in result.output.strip().splitlines()[-1], result.output
+    assert run("search", "围墙", "--offset", "1000000").exit_code == 0

@@ -143,3 +143,42 @@ def test_invalid_selectors_are_caught_when_the_file_is_read(tmp_path, selector):
     with pytest.raises(ConfigError, match="invalid (CSS|XPath) selector") as info:
         parse_source(read_toml(path), path)
     assert info.value.key == "selectors.title"
+
+
+def test_download_timeout_defaults_to_30_seconds_and_a_source_may_set_its_own(tmp_path):
+    write_config(tmp_path, sources=[])
+    write(tmp_path / "sources" / "good.toml", GOOD_SOURCE)
+    write(tmp_path / "sources" / "slow.toml",
+          GOOD_SOURCE.replace("max_pages = 2", "max_pages = 2\ndownload_timeout = 90"))
+    config = load_config(tmp_path)
+    assert config.crawl.download_timeout == 30.0
+    assert config.sources["good"].download_timeout is None
+    assert config.sources["slow"].download_timeout == 90.0
+    main = tmp_path / "monitor.toml"
+    main.write_text(main.read_text(encoding="utf-8").replace(
+        "[crawl]\n", "[crawl]\ndownload_timeout = 12.5\n", 1), encoding="utf-8")
+    assert load_config(tmp_path).crawl.download_timeout == 12.5
+    source = SourceConfig(id="x", spider="rss", channel="news", url="https://a.cn/f",
+                          download_timeout=5.0)
+    assert "download_timeout = 5.0" in source.to_toml()
+    path = write(tmp_path / "x.toml", source.to_toml())
+    assert parse_source(read_toml(path), path).download_timeout == 5.0
+    assert "download_timeout" not in SourceConfig(id="y", spider="rss", channel="news",
+                                                  url="https://a.cn/f").to_toml()
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "inf", "nan", "-inf", '"30"', "true"])
+def test_download_timeout_must_be_positive_and_finite(tmp_path, value):
+    write_config(tmp_path, sources=[])
+    main = tmp_path / "monitor.toml"
+    text = main.read_text(encoding="utf-8")
+    main.write_text(text.replace("[crawl]\n", f"[crawl]\ndownload_timeout = {value}\n", 1),
+                    encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path)
+    assert info.value.key == "crawl.download_timeout" and "\n" not in str(info.value)
+    main.write_text(text, encoding="utf-8")
+    bad = write(tmp_path / "sources" / "bad.toml",
+                GOOD_SOURCE.replace("max_pages = 2", f"max_pages = 2\ndownload_timeout = {value}"))
+    [error] = load_config(tmp_path).source_errors
+    assert error.key == "download_timeout" and str(bad) in str(error)

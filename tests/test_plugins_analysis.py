@@ -272,7 +272,36 @@ def test_empty_analysis_scores_from_what_is_available():
     answered = doc("", "路灯坏了", channel="board", kind="message", reply=Reply("已修复"))
     assert risk.rank_risk(document=answered, monitor=None).score == 0.0
     viral = risk.rank_risk(document=doc("", "x", engagement={"reposts": 20000}), monitor=None)
-    assert viral.reasons == ["互动量高: 转发 20,000"] and 0.3 < viral.score <= 0.35
+    assert viral.reasons == ["互动量高: 转发 2万"] and 0.3 < viral.score <= 0.35
+
+
+@pytest.mark.parametrize("value, count", [
+    (1200, 1200), ("1.2万", 12_000), ("10w+", 100_000), ("10W", 100_000), ("3k", 3_000),
+    ("1,234", 1_234), ("1,234,567", 1_234_567), (" 12 ", 12), ("３万", 30_000),
+    ("10亿+", 10 ** 9), ("2.5亿", 250_000_000), ("1e3", 1_000), (12.7, 12), (-5, 0), ("-5", 0),
+    ("-0", 0), (0, 0), (None, 0), (True, 0), ([], 0), ({}, 0), ("lots", 0), ("NaN", 0),
+    ("0x7fffffffffffffff", 0), (float("nan"), 0), (-float("inf"), 0), (1e-400, 0),
+    ("1e-400", 0), (float("inf"), risk.MAX_COUNT), (1e308, risk.MAX_COUNT),
+    (10 ** 400, risk.MAX_COUNT), (2 ** 63, risk.MAX_COUNT), ("9" * 5000, risk.MAX_COUNT),
+    ("1e308", risk.MAX_COUNT)])
+def test_engagement_counts_are_read_as_pages_print_them(value, count):
+    assert risk.read_count(value) == count
+
+
+@pytest.mark.parametrize("engagement, reason", [
+    ({"reposts": "1.2万"}, "互动量高: 转发 1.2万"),
+    ({"reposts": "10w+", "comments": "3,456"}, "互动量高: 转发 10万、评论 3,456"),
+    ({"views": 10 ** 400, "reposts": 10 ** 400}, "互动量高: 转发 1000亿+、浏览 1000亿+"),
+    ({"reposts": 1e308}, "互动量高: 转发 1000亿+"),
+    ({"likes": 99_999_999, "reposts": 250_000_000}, "互动量高: 转发 2.5亿、点赞 1亿"),
+])
+def test_huge_or_printed_counts_rank_with_a_short_reason(engagement, reason):
+    """10**400 used to overflow (no risk at all), 1e308 gave a 309-digit reason and 「1.2万」
+    counted nothing."""
+    assessed = risk.rank_risk(document=doc("", "x", engagement=engagement), monitor=None)
+    assert assessed.reasons == [reason]
+    assert 0.3 < assessed.score <= 0.35
+    assert len(assessed.reasons[0]) < 40
 
 
 def test_own_channel_lowers_nothing():

@@ -261,6 +261,29 @@ def test_odd_and_impossible_inputs_give_none(text):
     assert parse_datetime_ex(text, now=LATER) == (None, False)
 
 
+@pytest.mark.parametrize("text", [
+    "99999999999天前", "1000000周前", "99999999999小时前", "9" * 150 + "秒前", "10000年前",
+    "200年前", "1e308秒前", "1E3分钟前", "-1天前", "+2天前", "10000-01-01", "10000-01-01 10:00",
+    "发布时间：10000-01-01", "10000年1月1日", "１００００-０１-０１",
+])
+def test_absurd_relative_and_year_10000_dates_are_none_without_a_traceback(text, caplog):
+    """Bounded before timedelta() overflows: no exception caught and logged at DEBUG (the
+    hostile crawl counted 「99999999999天前」 and 「1000000周前」 as caught OverflowErrors), and
+    no stray digits read (「1e308秒前」 is not 308 seconds ago, 「-1天前」 not yesterday)."""
+    with caplog.at_level("DEBUG", logger="monitor.timeparse"):
+        assert parse_datetime_info(text, now=LATER) == ParsedTime(None, False, False)
+    assert not [r for r in caplog.records if r.exc_info], caplog.text[-500:]
+
+
+@pytest.mark.parametrize("text, ago", [
+    ("1.5小时前", timedelta(hours=1.5)), ("1.5天前", timedelta(days=1.5)),
+    ("50年前", timedelta(days=50 * 365)), ("52周前", timedelta(weeks=52)),
+])
+def test_decimal_and_long_relative_dates_within_the_bound(text, ago):
+    info = parse_datetime_info(text, now=LATER)
+    assert info.relative and info.value == (LATER - ago).replace(second=0, microsecond=0)
+
+
 def test_non_string_inputs_never_raise():
     assert parse_datetime_info(None) == ParsedTime(None)
     assert parse_datetime(20261124, now=LATER) is None  # an int is read as its text

@@ -6,11 +6,14 @@ many documents, on top of the source's ``max_items``).
 """
 from __future__ import annotations
 
+import gzip
 import logging
+import struct
+import zlib
 from typing import Any, Iterator
 
 import scrapy
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import DownloadCancelledError, DownloadTimeoutError, IgnoreRequest
 from scrapy.http import TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
@@ -25,6 +28,45 @@ log = logging.getLogger(__name__)
 
 def _flag(value: Any) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+#: What HttpCompressionMiddleware raises for a body that does not decompress.
+_BROKEN_BODY = (zlib.error, gzip.BadGzipFile, EOFError, struct.error)
+_TOO_BIG = "response larger than DOWNLOAD_MAXSIZE"
+
+
+def failure_reason(failure: Any) -> tuple[str, bool]:
+    """(reason, skipped?) for a failed request, named after what Scrapy signalled.
+
+    A request Scrapy chose not to complete is a *skip*: robots.txt, too many redirects
+    (RedirectMiddleware's IgnoreRequest "max redirections reached"), a body over
+    DOWNLOAD_MAXSIZE (the download handler's DownloadCancelledError when the size is known or
+    reached, HttpCompressionMiddleware's IgnoreRequest when it is reached while unpacking).
+    Anything else is an *error*: ``HTTP 404``, ``download timeout``, ``broken gzip/deflate
+    body`` (zlib or gzip errors from HttpCompressionMiddleware), ``unusable redirect address``
+    (a Location with a bad host or port), else ``download: <exception type>``.
+    """
+    value = failure.value
+    text = str(value)
+    if failure.check(HttpError):
+        return f"HTTP {value.response.status}", False
+    if failure.check(IgnoreRequest):
+        if "robots.txt" in text:
+            return "robots.txt disallows", True
+        if "max redirections" in text:
+            return "too many redirects", True
+        if "DOWNLOAD_MAXSIZE" in text:
+            return _TOO_BIG, True
+        return "request ignored", True
+    if failure.check(DownloadCancelledError) and "max size" in text:
+        return _TOO_BIG, True
+    if failure.check(DownloadTimeoutError):
+        return "download timeout", False
+    if failure.check(*_BROKEN_BODY):
+        return "broken gzip/deflate body", False
+    if failure.check(ValueError) and ("IPv6 URL" in text or "Port " in text):
+        return "unusable redirect address", False
+    return f"download: {failure.type.__name__}", False
 
 
 class SourceSpider(scrapy.Spider):
@@ -55,7 +97,10 @@ class SourceSpider(scrapy.Spider):
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> "SourceSpider":
-        """Build the spider and apply the ``[crawl]`` politeness settings before they freeze."""
+        """Build the spider and apply the ``[crawl]`` politeness settings before they freeze
+        (the download timeout: the source's own ``download_timeout``, else ``[crawl]``'s).
+
+        ``-s NAME=value`` on the command line still wins (a higher priority than "spider")."""
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawl = spider.config.crawl
         settings = crawler.settings
@@ -63,6 +108,8 @@ class SourceSpider(scrapy.Spider):
             settings.set("ROBOTSTXT_OBEY", crawl.obey_robots, priority="spider")
             settings.set("USER_AGENT", crawl.user_agent, priority="spider")
             settings.set("DOWNLOAD_DELAY", crawl.download_delay, priority="spider")
+            settings.set("DOWNLOAD_TIMEOUT", spider.source.download_timeout
+                         or crawl.download_timeout, priority="spider")
             settings.set("CONCURRENT_REQUESTS_PER_DOMAIN", crawl.concurrent_requests,
                          priority="spider")
         return spider
@@ -96,19 +143,14 @@ class SourceSpider(scrapy.Spider):
             request = failure.value.response.request
         url = request.url if request is not None else "?"
         meta = request.meta if request is not None else {}
-        if failure.check(IgnoreRequest) and not failure.check(HttpError):
-            reason = ("robots.txt disallows" if "robots.txt" in str(failure.value)
-                      else "request ignored")
+        kind, skipped = failure_reason(failure)
+        if skipped:
             if meta.get("fallback_item") is not None:  # the entry is kept, from the feed
-                self.report.warn(f"detail page not fetched ({reason})")
+                self.report.warn(f"detail page not fetched ({kind})")
             else:
-                self.report.skip(reason, url)
-            kind = reason
+                self.report.skip(kind, url)
         else:
-            if failure.check(HttpError):
-                kind, detail = f"HTTP {failure.value.response.status}", ""
-            else:
-                kind, detail = f"download: {failure.type.__name__}", str(failure.value)[:200]
+            detail = "" if failure.check(HttpError) else str(failure.value)[:200]
             self.report.error(kind, url, detail)
         if meta.get("start"):
             self.report.unreachable.append(url)

@@ -7,10 +7,10 @@ and many one-page sites (broken feeds and API pages), dry runs.  :func:`run_site
 with :func:`monitor.crawl.run_crawl`, four at a time, and :func:`check_site` reads back what
 happened to each input from the run report and the store.
 
-The crawls go through ``[crawl] python``, a wrapper around this interpreter that adds
-``-s DOWNLOAD_TIMEOUT`` (the sources have no download timeout of their own: the slow-server
-cases would otherwise take Scrapy's 30 s three times over) and ``-s LOG_FILE`` (the whole log,
-for tracebacks; ``CrawlResult.log_tail`` keeps only the end).
+The configuration sets ``[crawl] download_timeout`` (2 s: the slow-server cases would otherwise
+take the default 30 s three times over), and the crawls go through ``[crawl] python``, a wrapper
+around this interpreter that adds ``-s LOG_FILE`` (the whole log, for tracebacks;
+``CrawlResult.log_tail`` keeps only the end).
 """
 from __future__ import annotations
 
@@ -216,15 +216,16 @@ def write_corpus_config(directory: Path, sites: list[Site], logs: Path,
     logs.mkdir(parents=True, exist_ok=True)
     wrapper = directory / "crawl-python"
     wrapper.write_text(
-        "#!/bin/sh\n# the real interpreter, with a download timeout and the whole log kept\n"
+        "#!/bin/sh\n# the real interpreter, with the whole log kept\n"
         "src=unknown\nfor a in \"$@\"; do case \"$a\" in source=*) src=\"${a#source=}\";; esac; "
         "done\n"
-        f"exec '{sys.executable}' \"$@\" -s DOWNLOAD_TIMEOUT={DOWNLOAD_TIMEOUT} "
+        f"exec '{sys.executable}' \"$@\" "
         f"-s LOG_FILE='{logs}'/\"$src\".log -s LOG_LEVEL={log_level}\n")
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
     main = directory / "monitor.toml"
     text = main.read_text(encoding="utf-8")
-    main.write_text(text.replace("[crawl]\n", f"[crawl]\npython = \"{wrapper}\"\n", 1),
+    main.write_text(text.replace("[crawl]\n", f"[crawl]\npython = \"{wrapper}\"\n"
+                                 f"download_timeout = {DOWNLOAD_TIMEOUT}\n", 1),
                     encoding="utf-8")
     return directory
 
@@ -247,11 +248,16 @@ def run_sites(config_dir: Path, sites: list[Site], parallel: int = 4,
 def stored_by_tag(store: Any, source_id: str) -> dict[str, list[Any]]:
     """The stored documents of one source by the case tags found in them."""
     found: dict[str, list[Any]] = {}
-    result = store.search(SearchQuery(sources=[source_id], limit=100_000, sort="newest"))
-    for hit in result.hits:
-        for tag in _tags(hit.document):
-            found.setdefault(tag, []).append(hit.document)
-    return found
+    offset, page = 0, 10_000  # the store's largest page
+    while True:
+        result = store.search(SearchQuery(sources=[source_id], limit=page, offset=offset,
+                                          sort="newest"))
+        for hit in result.hits:
+            for tag in _tags(hit.document):
+                found.setdefault(tag, []).append(hit.document)
+        offset += len(result.hits)
+        if len(result.hits) < page:
+            return found
 
 
 def _tags(doc: Any) -> set[str]:

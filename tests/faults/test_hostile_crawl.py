@@ -158,7 +158,7 @@ def test_charset_corrections_are_counted(corpus):
 def test_no_stored_document_has_an_address_that_is_not_the_web(corpus):
     """javascript:, ftp: and broken links are never stored as a document's address."""
     _, store, _ = corpus
-    hits = store.search(SearchQuery(limit=100_000)).hits
+    hits = store.search(SearchQuery(limit=10_000)).hits
     assert len(hits) >= 500
     bad = [h.document.url[:60] for h in hits
            if not h.document.url.startswith(("http://", "https://"))]

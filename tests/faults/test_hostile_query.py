@@ -68,9 +68,6 @@ def test_engagement_counts_never_break_risk_ranking(hostile_store):
     monitor, pairs, stats = hostile_store
     unranked = [repr(case.fields.get("engagement"))[:60] for case, doc in pairs
                 if case.kind == "huge numbers" and (monitor.store.get(doc.id) or doc).risk is None]
-    if unranked and set(stats.plugin_failures) == {"risk.rank_risk"}:
-        pytest.xfail("plugins/risk.py _engagement: weight * count overflows for an int past "
-                     f"1e308 (OverflowError), so these documents have no risk: {unranked}")
     assert not unranked and not stats.plugin_failures, (unranked, stats.plugin_failures)
 
 
@@ -204,13 +201,6 @@ def test_cli_search_never_shows_a_traceback(hostile_store):
         if "Traceback" in output or result.exit_code not in (0, 1, 2) or not (
                 result.exception is None or isinstance(result.exception, SystemExit)):
             crashes.setdefault(repr(result.exception), []).append(repr(args)[:40])
-    known = [k for k in crashes if "date value out of range" in k or "too large" in k
-             or "UnicodeEncodeError" in k]
-    if crashes and len(known) == len(crashes):
-        pytest.xfail(f"monitor search crashes with a traceback: {crashes} — a hit dated year 1 "
-                     "or 9999 overflows when shown in local time (monitor/output.py local_time "
-                     "or cli_search.render_hit), --offset has no upper bound, and "
-                     + _SURROGATES)
     assert not crashes, crashes
 
 
