@@ -303,7 +303,10 @@ def judge(report: dict[str, Any] | None, returncode: int | None, timed_out: bool
     unreachable = report.get("unreachable") or []
     if unreachable and (start_url in unreachable or not report.get("items")):
         kinds = ", ".join(f"{k} ×{v}" for k, v in (report.get("error_kinds") or {}).items())
-        return STATUS_FAILED, f"start URL unreachable: {unreachable[0]} ({kinds})"
+        if not kinds:  # skipped rather than failed (too many redirects, too large …)
+            kinds = ", ".join(f"{k} ×{v}" for k, v in (report.get("skip_reasons") or {}).items())
+        return STATUS_FAILED, (f"start URL unreachable: {unreachable[0]}"
+                               + (f" ({kinds})" if kinds else ""))
     items = int(report.get("items") or 0)
     parts = [f"{items} item{'s' if items != 1 else ''} from {report.get('pages', 0)} pages"]
     ingest = report.get("ingest")
