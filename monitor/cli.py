@@ -184,6 +184,7 @@ def _register_subcommands() -> None:
     cli.add_command(sources)
     cli.add_command(store)
     cli.add_command(demo)
+    cli.add_command(__import__("monitor.cli_rules", fromlist=["rules"]).rules)
 
 
 _register_subcommands()
