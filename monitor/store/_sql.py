@@ -20,11 +20,15 @@ SCHEMA_VERSION = "3"
 
 
 def _segmenter() -> str:
-    try:
-        jieba_version = version("jieba")
-    except PackageNotFoundError:  # pragma: no cover - jieba is a dependency
-        jieba_version = "unknown"
-    return f"jieba-{jieba_version}/nohmm-subwords-1/prefix-{INDEX_TEXT_CHARS}"
+    # Both cutters' versions: the contentless index removes an entry by re-cutting the stored
+    # text, so any change in how text is cut must rebuild the index (done on opening).
+    found = []
+    for package in ("jieba", "rjieba"):
+        try:
+            found.append(f"{package}-{version(package)}")
+        except PackageNotFoundError:  # rjieba is optional at run time; jieba is required
+            found.append(f"{package}-none")
+    return f"{'+'.join(found)}/nohmm-subwords-1/prefix-{INDEX_TEXT_CHARS}"
 
 
 #: How much of a document the full-text index holds (characters); the whole text is stored.

@@ -24,6 +24,20 @@ def _is_busy(exc: sqlite3.Error) -> bool:
     return "locked" in text or "busy" in text
 
 
+def _analyze_when_doubled(conn: sqlite3.Connection, rows: int) -> None:
+    """Refresh the query planner's statistics each time the store has doubled in size (from
+    1,000 documents on): without them SQLite may walk the sentiment index for "last 30 days,
+    negative" instead of the time index.  A sampled ANALYZE takes ≈ 0.4 s at 1,000,000."""
+    if rows < 1000:
+        return
+    done = conn.execute("SELECT value FROM store_meta WHERE key = 'analyzed_rows'").fetchone()
+    if done and rows < 2 * int(done[0]):
+        return
+    conn.execute("PRAGMA analysis_limit = 1000")
+    conn.execute("ANALYZE")
+    conn.execute("INSERT OR REPLACE INTO store_meta VALUES ('analyzed_rows', ?)", (str(rows),))
+
+
 class Writer:
     """The write half of :class:`~monitor.store.embedded.EmbeddedStore` (a mixin: it uses the
     store's ``conn``, ``_lock``, ``write_timeout``, ``lock_hold_ms`` and ``write_retries``)."""
@@ -170,6 +184,8 @@ class Writer:
             conn.executemany(_sql.FTS_DELETE_SQL, [(n, *row) for n, row in remove.items()])
         if fts_rows:
             conn.executemany(_sql.FTS_SQL, [(n, *row) for n, row in fts_rows.items()])
+        if next_no > first_new:
+            _analyze_when_doubled(conn, next_no - 1)
 
     def keep_aside(self, document: Document, reason: str, keep: int = 5) -> None:
         """Keep a version of a stored document that was not written over it (it had less in
