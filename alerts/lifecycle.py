@@ -124,7 +124,7 @@ class Alerts:
             row = self._open(c, firing.rule, gk)
             if row is not None:
                 values: dict[str, Any] = {"last_fired_at": now, "fire_count": row.fire_count + 1,
-                                          "updated_at": now}
+                                          "updated_at": now, "message": self._latest(row, firing)}
                 if not row.condition:  # it had cleared while flapping: a state change
                     values["condition"] = True
                     self._change(c, firing.rule, gk, now)
@@ -322,6 +322,17 @@ class Alerts:
         return c.execute(select(alerts).where(and_(
             alerts.c.rule == rule, alerts.c.group_key == gk, alerts.c.state.in_(OPEN_STATES)))
             .order_by(alerts.c.first_fired_at.desc())).first()
+
+    @staticmethod
+    def _latest(row, firing: Firing) -> dict:
+        """The stored message with the latest counts and documents (id and first time kept),
+        so that a notice sent later (after a silence, the resolved one) tells the latest."""
+        base = AlertMessage.from_dict(row.message)
+        return dataclasses.replace(
+            base, title=firing.title, reason=firing.reason, count=firing.count,
+            window=firing.window or base.window,
+            documents=list(firing.documents) or base.documents,
+            link=firing.link or base.link).to_dict()
 
     def _record(self, c, aid, now, old, new, action, actor, comment) -> None:
         c.execute(insert(alert_transitions).values(alert_id=aid, at=now, from_state=old,

@@ -233,7 +233,9 @@ class Outbox:
                        alert_deliveries.c.attempts)
                 .join(alert_notices, alert_notices.c.notice_id == alert_deliveries.c.notice_id)
                 .where(and_(alert_deliveries.c.state == PENDING,
-                            alert_deliveries.c.next_at <= now))
+                            or_(alert_deliveries.c.next_at <= now,
+                                # later than any wait we set: the clock jumped back
+                                alert_deliveries.c.next_at > now + self._longest_wait())))
                 .order_by(alert_deliveries.c.id)).all()
         by_channel: dict[str, list] = {}
         for row in rows:
@@ -263,6 +265,10 @@ class Outbox:
             report.join()
         return report
 
+    def _longest_wait(self) -> timedelta:
+        """Longer than any wait the outbox sets (backoff cap, a day of quiet hours)."""
+        return timedelta(seconds=max(self.policy.cap, 86400.0) + 3600.0)
+
     def _past_quiet(self, name: str, items: list, now: datetime, report: Round) -> list:
         quiet = self.quiet.get(name)
         end = quiet.until(now) if quiet else None
@@ -274,7 +280,8 @@ class Outbox:
                 conn.execute(update(alert_deliveries).where(alert_deliveries.c.id.in_(hold))
                              .values(next_at=end, held="quiet"))
             report.add(held=len(hold))
-        return [r for r in items if r.id not in set(hold)]
+        held = set(hold)
+        return [r for r in items if r.id not in held]
 
     def _release_stale(self, now: datetime) -> None:
         """``sending`` rows whose attempt outlived the channel's timeout: a crash cut them."""
@@ -355,13 +362,17 @@ class Outbox:
                          report)
 
     def _claim(self, batch: list, now: datetime) -> bool:
+        """Mark the batch ``sending`` — all of it or none (another worker got there first)."""
         ids = [r.id for r in batch]
-        with self.engine.begin() as conn:
+        with self.engine.connect() as conn, conn.begin() as tx:
             done = conn.execute(update(alert_deliveries).where(and_(
                 alert_deliveries.c.id.in_(ids), alert_deliveries.c.state == PENDING))
                 .values(state=SENDING, sending_at=now, held=None,
                         attempts=alert_deliveries.c.attempts + 1))
-        return done.rowcount == len(ids)
+            if done.rowcount != len(ids):
+                tx.rollback()
+                return False
+        return True
 
     def _finish(self, batch: list, result: DeliveryResult, now: datetime,
                 digest: str | None, report: Round) -> None:

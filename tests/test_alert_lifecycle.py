@@ -148,6 +148,7 @@ def test_silence_by_group_with_expiry_and_reason(world):
         book.silence("school-wall", PLACE, seconds=60, reason=" ")
     sid = book.silence("school-wall", PLACE, seconds=3600, reason="已知事件，处置中", by="王科长")
     quiet = book.fire(firing())
+    book.fire(firing(count=30), now=clock.at(30))  # the latest count is what is told later
     other = book.fire(firing(group={"place": "河西镇"}))
     assert not quiet.notified and other.notified  # a group's silence leaves the others alone
     assert [s["id"] for s in book.silences()] == [sid]
@@ -156,6 +157,9 @@ def test_silence_by_group_with_expiry_and_reason(world):
     assert book.tick(clock.at(60)) == [f"{quiet.id}: notice sent (held before)"]
     assert book.silences() == []
     assert len(got(book)) == 2
+    lines = (book.tmp / "duty.jsonl").read_text(encoding="utf-8").splitlines()
+    told = json.loads(lines[-1])["message"]
+    assert (told["alert_id"], told["count"]) == (quiet.id, 30)
 
 
 def test_a_silence_never_stops_the_all_clear_of_an_alert_people_were_told_of(world):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -244,12 +245,41 @@ def test_interrupted_send_after_the_clock_jumped_back_is_retried(engine, rx):
     assert notice_ids(rx) == [note(1).notice_id]
 
 
+def test_a_wait_set_by_a_clock_far_ahead_does_not_strand_a_delivery(engine, rx):
+    box = make(engine, [hook(rx)])
+    box.enqueue(note(1), ["hook"])
+    with engine.begin() as conn:  # a retry scheduled while the clock was a week fast
+        conn.execute(update(alert_deliveries).values(next_at=T0 + timedelta(days=7)))
+    assert box.deliver_due(T0).sent == 1
+
+
 def test_limit_bounds_one_round_per_channel(engine, rx):
     box = make(engine, [hook(rx)])
     for i in range(7):
         box.enqueue(note(i), ["hook"])
     assert [box.deliver_due(T0, limit=3).sent for _ in range(4)] == [3, 3, 1, 0]
     assert len(set(notice_ids(rx))) == 7
+
+
+def test_two_senders_on_one_database_never_send_a_notice_twice(tmp_path, rx):
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    first, second = (make(StateDB(url).engine, [hook(rx)]) for _ in range(2))
+    for i in range(40):
+        first.enqueue(note(i), ["hook"])
+    start = threading.Barrier(2)
+
+    def run(box):
+        start.wait()
+        box.deliver_due(T0)
+
+    workers = [threading.Thread(target=run, args=(b,)) for b in (first, second)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    first.deliver_due(T0)  # whatever the loser of a claim left behind
+    assert sorted(notice_ids(rx)) == sorted(note(i).notice_id for i in range(40))
+    assert first.counts() == {"sent": 40}
 
 
 def test_quiet_hours_hold_below_the_top_severity_until_they_end(engine, rx):
