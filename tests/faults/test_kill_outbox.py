@@ -108,4 +108,6 @@ def test_kill_9_mid_batch_then_restart_delivers_every_notice(tmp_path, seed):
         repeats = {n: c for n, c in seen.items() if c > 1}
         assert sum(repeats.values()) - len(repeats) <= 1  # at most the one send cut short
         assert box.counts() == {"sent": NOTICES}
-        assert all(r.accepted for r in rx.received)
+        # the one request the kill may have cut in half arrives broken, answered as an error
+        broken = [(r.status, r.problems, len(r.body)) for r in rx.received if not r.accepted]
+        assert len(broken) <= 1, broken
