@@ -140,23 +140,56 @@ def _choices(t: Table, key: str, values: list[str], known, what: str) -> list[st
     return values
 
 
-def parse_filters(t: Table) -> Filters:
+class Problems:
+    """Collects every ConfigError of one file: ``take(check, default)`` runs one check and
+    gives ``default`` when it fails, so the next key is still checked."""
+
+    def __init__(self):
+        self.errors: list[ConfigError] = []
+
+    def take(self, check, default=None):
+        try:
+            return check()
+        except ConfigError as exc:
+            self.errors.append(exc)
+            return default
+
+    def unknown(self, t: Table, allowed: set[str]) -> None:
+        """One problem per key of ``t`` that is not in ``allowed`` (with a suggestion)."""
+        for key in t.data:
+            if key not in allowed:
+                self.take(lambda key=key: Table({key: None}, t.path, t.prefix)
+                          .reject_unknown(allowed))
+
+
+def parse_filters(t: Table, problems: Problems | None = None) -> Filters:
     """The ``[filters]`` table of a rule file."""
-    t.reject_unknown(FILTER_KEYS)
-    negative = t.get("negative", bool, False)
-    max_sentiment = _number(t, "max_sentiment", None)
-    if max_sentiment is not None and max_sentiment > 1:
-        raise ConfigError(f"sentiment runs from 0 (negative) to 1, got {max_sentiment}",
-                          path=t.path, key=t._key("max_sentiment"))
+    p = problems or Problems()
+    p.unknown(t, FILTER_KEYS)
+    negative = p.take(lambda: t.get("negative", bool, False), False)
+    max_sentiment = p.take(lambda: _sentiment(t))
     if negative:
         max_sentiment = min(max_sentiment if max_sentiment is not None else 1.0, NEGATIVE_BELOW)
-    return Filters(
-        channels=_choices(t, "channels", _strings(t, "channels"), list(CHANNELS), "channel"),
-        sources=_strings(t, "sources"), places=_strings(t, "places"),
-        departments=_strings(t, "departments"),
-        kinds=_choices(t, "kinds", _strings(t, "kinds"), list(KINDS), "kind"),
-        min_risk=_number(t, "min_risk", None), max_sentiment=max_sentiment,
-        include_own=t.get("include_own", bool, False))
+    f = Filters(
+        channels=p.take(lambda: _choices(t, "channels", _strings(t, "channels"), list(CHANNELS),
+                                         "channel"), []),
+        sources=p.take(lambda: _strings(t, "sources"), []),
+        places=p.take(lambda: _strings(t, "places"), []),
+        departments=p.take(lambda: _strings(t, "departments"), []),
+        kinds=p.take(lambda: _choices(t, "kinds", _strings(t, "kinds"), list(KINDS), "kind"), []),
+        min_risk=p.take(lambda: _number(t, "min_risk", None)), max_sentiment=max_sentiment,
+        include_own=p.take(lambda: t.get("include_own", bool, False), False))
+    if problems is None and p.errors:
+        raise p.errors[0]
+    return f
+
+
+def _sentiment(t: Table) -> float | None:
+    value = _number(t, "max_sentiment", None)
+    if value is not None and value > 1:
+        raise ConfigError(f"sentiment runs from 0 (negative) to 1, got {value}",
+                          path=t.path, key=t._key("max_sentiment"))
+    return value
 
 
 def query_problem(text: str) -> str | None:
@@ -168,45 +201,83 @@ def query_problem(text: str) -> str | None:
 
 def parse_rule(data: dict, path: Path) -> Rule:
     """Check one rule file's content and build its Rule (the first problem is raised)."""
+    rule, problems = check_rule(data, path)
+    if problems:
+        raise problems[0]
+    return rule
+
+
+def check_rule(data: dict, path: Path) -> tuple[Rule | None, list[ConfigError]]:
+    """Check one rule file's content: the Rule (None when anything is wrong) and **every**
+    problem found, one per key."""
+    p = Problems()
+    if not isinstance(data, dict):
+        return None, [ConfigError("expected a table", path=path)]
     t = Table(data, path)
+    rule_type = p.take(lambda: _rule_type(t))
+    specific = TYPE_KEYS.get(rule_type) if rule_type else None
+    p.unknown(t, COMMON_KEYS | (set(specific) if specific is not None
+                                else {k for keys in TYPE_KEYS.values() for k in keys}))
+    rule_id = p.take(lambda: _rule_id(t, path), path.stem)
+    severity = p.take(lambda: _severity(t), "warning")
+    query = p.take(lambda: _query(t), "")
+    terms = p.take(lambda: _strings(t, "terms"), [])
+    group_by = p.take(lambda: _choices(t, "group_by", _strings(t, "group_by"), GROUP_FIELDS,
+                                       "group_by field"), [])
+    rule = Rule(
+        id=rule_id, type=rule_type or "", name=p.take(lambda: t.get("name", str, ""), ""),
+        enabled=p.take(lambda: t.get("enabled", bool, True), True), severity=severity,
+        query=query, terms=terms, group_by=group_by,
+        channels=p.take(lambda: _strings(t, "channels"), []),
+        contacts=p.take(lambda: _strings(t, "contacts"), []),
+        realert_minutes=p.take(lambda: _number(t, "realert_minutes", 60, integer=True), 60),
+        aggregation_minutes=p.take(lambda: _number(t, "aggregation_minutes", 0, integer=True),
+                                   0),
+        top=p.take(lambda: _number(t, "top", 5, integer=True), 5),
+        description=p.take(lambda: t.get("description", str, ""), ""),
+        filters=p.take(lambda: parse_filters(t.table("filters"), p), Filters()), path=path)
+    if specific is not None:
+        rule.params = _parse_params(t, rule_type, specific, p)
+        if rule_type == "cross_channel" and not (query or terms):
+            p.errors.append(ConfigError("a cross_channel rule needs a query or terms to look "
+                                        "for on every channel", path=path, key="query"))
+        if rule_type == "match" and not (query or terms or _has_filter(rule.filters)):
+            p.errors.append(ConfigError("a match rule needs a query, terms or a filter (it "
+                                        "would match every document)", path=path, key="query"))
+    if "event" in group_by:
+        rule.warnings.append(EVENT_UNAVAILABLE)
+    return (None if p.errors else rule), p.errors
+
+
+def _rule_type(t: Table) -> str:
     rule_type = t.get("type", str, required=True)
     if rule_type not in TYPE_KEYS:
-        raise ConfigError(_suggest(rule_type, RULE_TYPES, "rule type"), path=path, key="type")
-    specific = TYPE_KEYS[rule_type]
-    t.reject_unknown(COMMON_KEYS | set(specific))
+        raise ConfigError(_suggest(rule_type, RULE_TYPES, "rule type"), path=t.path, key="type")
+    return rule_type
+
+
+def _rule_id(t: Table, path: Path) -> str:
     rule_id = t.get("id", str, path.stem)
     if not RULE_ID_RE.match(rule_id):
         raise ConfigError("rule ids use lower-case letters, digits, '-' and '_' "
                           f"(got {rule_id!r}); rename the file", path=path, key="id")
+    return rule_id
+
+
+def _severity(t: Table) -> str:
     severity = t.get("severity", str, "warning")
     if severity not in SEVERITIES:
-        raise ConfigError(_suggest(severity, list(SEVERITIES), "severity"), path=path,
+        raise ConfigError(_suggest(severity, list(SEVERITIES), "severity"), path=t.path,
                           key="severity")
+    return severity
+
+
+def _query(t: Table) -> str:
     query = t.get("query", str, "").strip()
     problem = query_problem(query)
     if problem:
-        raise ConfigError(problem, path=path, key="query")
-    terms = _strings(t, "terms")
-    group_by = _choices(t, "group_by", _strings(t, "group_by"), GROUP_FIELDS, "group_by field")
-    rule = Rule(
-        id=rule_id, type=rule_type, name=t.get("name", str, ""),
-        enabled=t.get("enabled", bool, True), severity=severity, query=query, terms=terms,
-        group_by=group_by, channels=_strings(t, "channels"), contacts=_strings(t, "contacts"),
-        realert_minutes=_number(t, "realert_minutes", 60, integer=True),
-        aggregation_minutes=_number(t, "aggregation_minutes", 0, integer=True),
-        top=_number(t, "top", 5, integer=True), description=t.get("description", str, ""),
-        filters=parse_filters(t.table("filters")), path=path)
-    rule.params = _parse_params(t, rule_type, specific)
-    if rule_type == "cross_channel" and not (query or terms):
-        raise ConfigError("a cross_channel rule needs a query or terms to look for on every "
-                          "channel", path=path, key="query")
-    if rule_type == "match" and not (query or terms or _has_filter(rule.filters)):
-        raise ConfigError("a match rule needs a query, terms or a filter (it would match every "
-                          "document)", path=path, key="query")
-    if "event" in group_by:
-        rule.warnings.append(EVENT_UNAVAILABLE)
-    t.reject_unknown()
-    return rule
+        raise ConfigError(problem, path=t.path, key="query")
+    return query
 
 
 def _has_filter(f: Filters) -> bool:
@@ -214,35 +285,40 @@ def _has_filter(f: Filters) -> bool:
                 or f.min_risk is not None or f.max_sentiment is not None)
 
 
-def _parse_params(t: Table, rule_type: str, specific: dict[str, Any]) -> dict[str, Any]:
+def _parse_params(t: Table, rule_type: str, specific: dict[str, Any], p: Problems
+                  ) -> dict[str, Any]:
     params: dict[str, Any] = {}
     for key, default in specific.items():
         if default is None and key not in t.data:
-            raise ConfigError(f"missing; a {rule_type} rule needs it", path=t.path, key=key)
-        if key in ("window_minutes", "min_count", "workdays", "min_channels"):
-            floor = 1
-            params[key] = _number(t, key, default, minimum=floor, integer=True)
-        elif key in ("late_allowance_minutes", "min_previous", "below", "history_minutes",
-                     "history_days"):
-            params[key] = _number(t, key, default, integer=True)
-        elif key == "ratio":
-            params[key] = _number(t, key, default, minimum=1.0, above=True)
-        elif key == "risk":
-            params[key] = _number(t, key, default)
-        elif key == "direction":
-            value = t.get(key, str, default)
-            params[key] = _choices(t, key, [value], DIRECTIONS, "direction")[0]
-        elif key == "field":
-            value = t.get(key, str, default)
-            params[key] = _choices(t, key, [value], GROUP_FIELDS[:-1], "field")[0]
-        elif key == "expect":
-            params[key] = _strings(t, key)
-        elif key == "timezone":
-            params[key] = _zone(t, key, default)
-    if rule_type == "flatline" and params["below"] < 1:
-        raise ConfigError("below = 0 can never fire (no count is below 0); use 1 for "
-                          "'nothing at all'", path=t.path, key="below")
+            p.errors.append(ConfigError(f"missing; a {rule_type} rule needs it", path=t.path,
+                                        key=key))
+            continue
+        params[key] = p.take(lambda key=key, default=default: _param(t, key, default))
+    if rule_type == "flatline" and params.get("below") == 0:
+        p.errors.append(ConfigError("below = 0 can never fire (no count is below 0); use 1 "
+                                    "for 'nothing at all'", path=t.path, key="below"))
     return params
+
+
+def _param(t: Table, key: str, default):
+    if key in ("window_minutes", "min_count", "workdays", "min_channels"):
+        return _number(t, key, default, minimum=1, integer=True)
+    if key in ("late_allowance_minutes", "min_previous", "below", "history_minutes",
+               "history_days"):
+        return _number(t, key, default, integer=True)
+    if key == "ratio":
+        return _number(t, key, default, minimum=1.0, above=True)
+    if key == "risk":
+        return _number(t, key, default)
+    if key == "direction":
+        return _choices(t, key, [t.get(key, str, default)], DIRECTIONS, "direction")[0]
+    if key == "field":
+        return _choices(t, key, [t.get(key, str, default)], GROUP_FIELDS[:-1], "field")[0]
+    if key == "expect":
+        return _strings(t, key)
+    if key == "timezone":
+        return _zone(t, key, default)
+    raise AssertionError(f"no check for {key}")  # pragma: no cover - TYPE_KEYS and this agree
 
 
 def _zone(t: Table, key: str, default: str) -> str:
@@ -281,7 +357,8 @@ def check_channels(rules: list[Rule], config_dir: Path) -> list[ConfigError]:
 
 def load_rules(config_dir: Path, *, check_channel_names: bool = True
                ) -> tuple[dict[str, Rule], list[ConfigError]]:
-    """Read every ``rules/*.toml``; return the good rules by id and every problem found.
+    """Read every ``rules/*.toml``; return the good rules by id and every problem found
+    (all of each file's, not only the first).
 
     A rule naming an unknown alert channel still loads (its other channels work) and the
     channel is listed as a problem.
@@ -289,14 +366,21 @@ def load_rules(config_dir: Path, *, check_channel_names: bool = True
     rules: dict[str, Rule] = {}
     problems: list[ConfigError] = []
     for path in sorted((Path(config_dir) / RULES_DIR).glob("*.toml")):
+        if path.name.startswith("."):  # editors' lock and backup files
+            continue
         try:
-            rule = parse_rule(read_toml(path), path)
-            if rule.id in rules:
-                raise ConfigError(f"rule id {rule.id!r} is also used by {rules[rule.id].path}",
-                                  path=path, key="id")
-            rules[rule.id] = rule
+            rule, found = check_rule(read_toml(path), path)
         except ConfigError as exc:
             problems.append(exc)
+            continue
+        problems.extend(found)
+        if rule is None:
+            continue
+        if rule.id in rules:
+            problems.append(ConfigError(f"rule id {rule.id!r} is also used by "
+                                        f"{rules[rule.id].path}", path=path, key="id"))
+            continue
+        rules[rule.id] = rule
     if check_channel_names:
         problems.extend(check_channels(list(rules.values()), Path(config_dir)))
     return rules, problems

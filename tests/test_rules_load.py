@@ -111,3 +111,19 @@ def test_duplicate_id(tmp_path):
     write(tmp_path, "b", 'id = "a"\ntype = "match"\nquery = "x"\n')
     rules, problems = load_rules(tmp_path)
     assert list(rules) == ["a"] and "also used by" in str(problems[0])
+
+
+def test_every_problem_of_one_file_is_listed(tmp_path):
+    write(tmp_path, "many", 'type = "frequency"\nmin_count = "3"\nseverty = "info"\n'
+                            'group_by = ["palce"]\n[filters]\nkinds = ["artcle"]\n')
+    rules, problems = load_rules(tmp_path)
+    assert rules == {}
+    assert sorted(p.key for p in problems) == [
+        "filters.kinds", "group_by", "min_count", "severty", "window_minutes"]
+    assert all(Path(p.path).name == "many.toml" for p in problems)
+
+
+def test_unknown_type_still_checks_the_other_keys(tmp_path):
+    write(tmp_path, "t", 'type = "burst"\nseverity = "loud"\nwindow_minutes = 5\n')
+    _, problems = load_rules(tmp_path)
+    assert sorted(p.key for p in problems) == ["severity", "type"]

@@ -180,3 +180,32 @@ def test_cross_channel_group_by_place(store):
 def test_naive_now_is_refused(store):
     with pytest.raises(ValueError, match="timezone-aware"):
         fire(FREQ, store, NOW.replace(tzinfo=None))
+
+
+class ProtocolOnly:
+    """Exposes only the Store protocol's reading methods, so that a rule reaching for anything
+    embedded-specific (SQL, execute, bodies) fails here."""
+
+    def __init__(self, store):
+        self._store = store
+        self.calls: set[str] = set()
+
+    def __getattr__(self, name):
+        if name not in ("search", "count", "count_by_field", "count_by_time", "get"):
+            raise AttributeError(f"not in the Store protocol: {name}")
+        self.calls.add(name)
+        return getattr(self._store, name)
+
+
+@pytest.mark.parametrize("text", [
+    FREQ, FREQ + 'group_by = ["place", "author"]\n', SPIKE, FLAT, CROSS,
+    CROSS + 'group_by = ["place"]\n', 'type = "match"\nquery = "围墙"\n',
+    'type = "threshold"\nrisk = 0.1\n', 'type = "new_term"\nfield = "author"\n',
+    'type = "new_term"\nfield = "place"\n', 'type = "unanswered"\nworkdays = 1\n',
+])
+def test_every_type_uses_only_the_store_protocol(store, text):
+    store.put_many([at(m, place="A", author="x", source="s", risk=0.5) for m in (1, 2, 70)])
+    proxy = ProtocolOnly(store)
+    make(rule(text)).evaluate(proxy, NOW, state={})
+    assert proxy.calls <= {"search", "count", "count_by_field", "count_by_time", "get"}
+    assert proxy.calls

@@ -1,6 +1,7 @@
 """Per-document rule types (match, threshold, new_term) and the working-day rule (unanswered)."""
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 
 from alerts.ruletypes._common import (Firing, base_query, doc_groups, doc_matches,
@@ -41,10 +42,13 @@ class Match(RuleType):
                       window or (at, at + timedelta(microseconds=1)), [document.id],
                       self.reason(document))
 
+    def _store_rule(self):
+        return self.rule
+
     def evaluate(self, store, now, *, active=(), events=None, since=None, **_):
         """Every matching document published in ``[since, now)`` (default: the last hour)."""
         since = since or now - timedelta(minutes=DEFAULT_LOOKBACK_MINUTES)
-        query = base_query(self.rule, since, now)
+        query = base_query(self._store_rule(), since, now)
         return [self.firing(d, (since, now), events) for d in scan(store, query, self.rule)
                 if self.matches(d)]
 
@@ -60,15 +64,11 @@ class Threshold(Match):
         return (f"风险分 {document.risk:.2f} ≥ {self.rule.params['risk']:g}："
                 f"{_clip(document.title or document.text)}")
 
-    def evaluate(self, store, now, *, since=None, **kw):
-        floor = self.rule.params["risk"]
-        f = self.rule.filters
-        saved = f.min_risk
-        f.min_risk = max(floor, saved) if saved is not None else floor
-        try:
-            return super().evaluate(store, now, since=since, **kw)
-        finally:
-            f.min_risk = saved
+    def _store_rule(self):
+        # the store is asked for risk ≥ risk only; the rule itself is left as it is
+        floor, f = self.rule.params["risk"], self.rule.filters
+        return dataclasses.replace(self.rule, filters=dataclasses.replace(
+            f, min_risk=floor if f.min_risk is None else max(floor, f.min_risk)))
 
 
 class NewTerm(RuleType):
