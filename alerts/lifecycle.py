@@ -98,7 +98,9 @@ class Alert:
 class Alerts:
     """Alerts of every rule, kept in the state database, told through an :class:`Outbox`."""
 
-    def __init__(self, outbox: Outbox, *, flap_changes: int = 6, flap_window: float = 3600.0):
+    def __init__(self, outbox: Outbox, *, flap_changes: int = 6, flap_window: float = 3600.0,
+                 timezone: str = "Asia/Shanghai"):
+        self.timezone = timezone  # the office's zone, for the times shown in notices
         self.outbox = outbox
         self.engine = outbox.engine
         self.clock = outbox.clock
@@ -139,7 +141,8 @@ class Alerts:
                 alert_id=aid, kind="firing", rule=firing.rule, rule_name=firing.rule_name,
                 severity=firing.severity, title=firing.title, reason=firing.reason,
                 fired_at=first, group=dict(firing.group), count=firing.count,
-                window=firing.window, documents=list(firing.documents), link=firing.link)
+                window=firing.window, documents=list(firing.documents), link=firing.link,
+                timezone=self.timezone)
             flapping = self._change(c, firing.rule, gk, now) >= self.flap_changes
             state = FLAPPING if flapping else FIRING
             escalation = ({"chain": firing.escalation, "after": firing.escalate_after,

@@ -93,6 +93,7 @@ def test_firing_joins_the_rule_state_transaction(world):
     with book.engine.begin() as conn:
         book.fire(firing(), conn=conn)
     assert len(book.list()) == 1 and len(book.outbox.deliveries()) == 1
+    assert book.list()[0].message["timezone"] == "Asia/Shanghai"
 
 
 def test_ack_and_resolve_keep_who_when_and_comment(world):

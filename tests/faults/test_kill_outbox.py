@@ -111,3 +111,5 @@ def test_kill_9_mid_batch_then_restart_delivers_every_notice(tmp_path, seed):
         # the one request the kill may have cut in half arrives broken, answered as an error
         broken = [(r.status, r.problems, len(r.body)) for r in rx.received if not r.accepted]
         assert len(broken) <= 1, broken
+        print(f"seed {seed}: killed after {kill_after} requests; {len(rx.received)} requests, "
+              f"{sum(seen.values())} accepted, repeats {repeats}, broken {broken}")
