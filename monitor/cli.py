@@ -174,6 +174,7 @@ def plugins_list(obj: Context, as_json: bool) -> None:
 
 def _register_subcommands() -> None:
     from monitor.cli_demo import demo
+    from monitor.cli_rules import rules
     from monitor.cli_search import search
     from monitor.cli_show import show
     from monitor.cli_sources import sources
@@ -184,7 +185,7 @@ def _register_subcommands() -> None:
     cli.add_command(sources)
     cli.add_command(store)
     cli.add_command(demo)
-    cli.add_command(__import__("monitor.cli_rules", fromlist=["rules"]).rules)
+    cli.add_command(rules)
 
 
 _register_subcommands()
