@@ -34,7 +34,7 @@ CHANNELS_FILE = "channels.toml"
 
 #: Keys every channel table may hold besides its type's own: read by the loader or by the layers
 #: above the channels (outbox, noise control).  Those layers add theirs here.
-COMMON_KEYS: set[str] = {"type", "enabled", "description"}
+COMMON_KEYS: set[str] = {"type", "enabled", "description", "quiet_hours"}
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -147,6 +147,14 @@ def build_channel(name: str, raw: dict, *, path: Path | None, source: SecretSour
                 f'must not be written into the file: write {key} = "${{{suggested}}}" and set '
                 f"{suggested} in the environment or in a secrets file outside the repository",
                 path=path, key=f"{name}.{key}")
+    quiet = data.get("quiet_hours")
+    if quiet is not None:  # "22:00-07:00", read by the outbox in the office's time zone
+        from alerts.outbox import QuietHours
+
+        try:
+            QuietHours.parse(quiet if isinstance(quiet, str) else repr(quiet))
+        except ValueError as exc:
+            raise ConfigError(str(exc), path=path, key=f"{name}.quiet_hours") from None
     table = Table(data, path, name)
     channel = cls(name, table)
     table.reject_unknown(table.used | COMMON_KEYS)

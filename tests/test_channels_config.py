@@ -287,3 +287,14 @@ def test_safe_send_turns_a_raising_channel_into_a_retryable_failure():
 
 def test_environment_is_untouched():
     assert "DINGTALK_SECRET" not in os.environ or os.environ["DINGTALK_SECRET"] != SECRET
+
+
+def test_quiet_hours_are_checked_when_the_channel_is_loaded(tmp_path):
+    from alerts.channels_config import load_channels
+
+    (tmp_path / "channels.toml").write_text(
+        '[ops]\ntype = "log"\nquiet_hours = "22:00-07:00"\n'
+        '[bad]\ntype = "log"\nquiet_hours = "late"\n', encoding="utf-8")
+    loaded = load_channels(tmp_path)
+    assert loaded.get("ops") is not None
+    assert [e.key for e in loaded.errors] == ["bad.quiet_hours"]
