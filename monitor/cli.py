@@ -173,6 +173,7 @@ def plugins_list(obj: Context, as_json: bool) -> None:
 
 
 def _register_subcommands() -> None:
+    from monitor.cli_alerts import alerts
     from monitor.cli_demo import demo
     from monitor.cli_rules import rules
     from monitor.cli_search import search
@@ -186,6 +187,7 @@ def _register_subcommands() -> None:
     cli.add_command(store)
     cli.add_command(demo)
     cli.add_command(rules)
+    cli.add_command(alerts)
 
 
 _register_subcommands()
