@@ -12,6 +12,7 @@ hold it only for lookups and inserts, and retry with backoff while another proce
 from __future__ import annotations
 
 import logging
+import random
 import sqlite3
 import threading
 import time
@@ -34,6 +35,25 @@ OPTIONS = {
     "search_timeout_seconds": 10.0,   # a search answers within this, with what it has
     "count_limit": 10_000,            # search totals above this are shown as "10,000+"
 }
+
+
+def _wal(conn: sqlite3.Connection) -> None:
+    if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        conn.execute("PRAGMA journal_mode = WAL")
+
+
+def _retry_busy(step: Callable[[], Any], seconds: float = 30.0) -> Any:
+    """Run ``step``, retrying while another process holds a lock SQLite does not wait for
+    (switching a new file to WAL; upgrading a read to a write while another writer commits)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return step()
+        except sqlite3.OperationalError as exc:
+            text = str(exc).lower()
+            if ("locked" not in text and "busy" not in text) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02 + random.random() * 0.08)
 
 
 class EmbeddedStore(Writer):
@@ -81,11 +101,11 @@ class EmbeddedStore(Writer):
             raise StoreError(f"{name}: cannot open the document store: {exc}") from None
         try:
             conn.execute("PRAGMA busy_timeout = 5000")
-            conn.execute("PRAGMA journal_mode = WAL")
+            _retry_busy(lambda: _wal(conn))
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA temp_store = MEMORY")
             conn.execute("PRAGMA cache_size = -65536")
-            self._check_and_create(conn, name)
+            _retry_busy(lambda: self._check_and_create(conn, name))
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise StoreError(f"{name}: not a usable SQLite document store ({exc})") from None
@@ -106,7 +126,9 @@ class EmbeddedStore(Writer):
             elif meta.get("schema_version") == "2":
                 _migrate.from_v2(conn, name)
         try:
-            conn.executescript("BEGIN;" + _sql.SCHEMA + "COMMIT;")
+            # IMMEDIATE: take the write lock before reading the schema, so that two processes
+            # opening a new file at once wait for each other instead of failing to upgrade
+            conn.executescript("BEGIN IMMEDIATE;" + _sql.SCHEMA + "COMMIT;")
         except sqlite3.OperationalError as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
