@@ -246,37 +246,25 @@ _comment = click.option("--comment", default="", help="Why; recorded with the al
 _json = click.option("--json", "as_json", is_flag=True)
 
 
-@alerts.command()
-@click.argument("alert_id")
-@_by
-@_comment
-@_json
-@pass_ctx
-def ack(obj: Context, alert_id: str, by: str, comment: str, as_json: bool) -> None:
-    """Acknowledge a firing or flapping alert (stops its escalation)."""
-    _change(obj, "ack", alert_id, by, comment, as_json)
+def _state_command(action: str, help_text: str) -> None:
+    """One of the person's acts on an alert (ack, unack, resolve): same options, same output."""
+
+    @_by
+    @_comment
+    @_json
+    @pass_ctx
+    def command(obj: Context, alert_id: str, by: str, comment: str, as_json: bool) -> None:
+        _change(obj, action, alert_id, by, comment, as_json)
+
+    command.__doc__ = help_text
+    alerts.command(name=action)(click.argument("alert_id")(command))
 
 
-@alerts.command()
-@click.argument("alert_id")
-@_by
-@_comment
-@_json
-@pass_ctx
-def unack(obj: Context, alert_id: str, by: str, comment: str, as_json: bool) -> None:
-    """Put an acknowledged alert back to firing (its escalation clock restarts)."""
-    _change(obj, "unack", alert_id, by, comment, as_json)
-
-
-@alerts.command()
-@click.argument("alert_id")
-@_by
-@_comment
-@_json
-@pass_ctx
-def resolve(obj: Context, alert_id: str, by: str, comment: str, as_json: bool) -> None:
-    """Resolve an open alert by hand (a resolved notice is queued for everyone told)."""
-    _change(obj, "resolve", alert_id, by, comment, as_json)
+_state_command("ack", "Acknowledge a firing or flapping alert (stops its escalation).")
+_state_command("unack", "Put an acknowledged alert back to firing (its escalation clock "
+                        "restarts).")
+_state_command("resolve", "Resolve an open alert by hand (a resolved notice is queued for "
+                          "everyone told).")
 
 
 @alerts.command()
