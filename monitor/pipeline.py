@@ -296,18 +296,15 @@ def _repair_text(doc: Document) -> bool:
     """Replace lone surrogates (from a broken ``\\ud800`` escape in a page or an API) in the
     document's text fields; True if any was found.  Left in, one would fail the whole batch."""
     repaired = False
-    for name in _TEXT_FIELDS:
-        value = getattr(doc, name)
+    fields = [(doc, name) for name in _TEXT_FIELDS]
+    if doc.reply is not None:
+        fields += [(doc.reply, "text"), (doc.reply, "unit")]
+    for owner, name in fields:
+        value = getattr(owner, name)
         if isinstance(value, str):
             fixed = textseg.clean(value)
             if fixed is not value:
-                setattr(doc, name, fixed)
-                repaired = True
-    if doc.reply is not None:
-        for name in ("text", "unit"):
-            value = getattr(doc.reply, name)
-            if isinstance(value, str) and textseg.clean(value) is not value:
-                setattr(doc.reply, name, textseg.clean(value))
+                setattr(owner, name, fixed)
                 repaired = True
     return repaired
 

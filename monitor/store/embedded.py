@@ -23,7 +23,7 @@ from monitor.documents import Document
 from monitor.errors import StoreError
 from monitor.store import SearchQuery, SearchResult, StoreConfig
 from monitor.store import _body, _migrate, _search, _sql
-from monitor.store._write import Writer
+from monitor.store._write import Writer, _is_busy
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,7 @@ def _retry_busy(step: Callable[[], Any], seconds: float = 30.0) -> Any:
         try:
             return step()
         except sqlite3.OperationalError as exc:
-            text = str(exc).lower()
-            if ("locked" not in text and "busy" not in text) or time.monotonic() > deadline:
+            if not _is_busy(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.02 + random.random() * 0.08)
 
