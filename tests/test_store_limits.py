@@ -69,8 +69,8 @@ def test_sorted_search_over_many_matches_walks_the_sort_index(tmp_path, monkeypa
     monkeypatch.setattr(_search, "WALK_ABOVE", 3)
     with _store(tmp_path) as store:
         docs = [_doc(i, f"交通拥堵{i}", analysis={"sentiment": {"score": i / 20}}) for i in range(20)]
-        for d in docs:
-            d.risk = (i := docs.index(d)) / 20
+        for i, d in enumerate(docs):
+            d.risk = i / 20
         store.put_many(docs)
         newest = store.search(SearchQuery(text="交通", sort="newest", limit=3)).hits
         assert [h.document.id for h in newest] == [docs[0].id, docs[1].id, docs[2].id]
