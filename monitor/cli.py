@@ -176,6 +176,7 @@ def _register_subcommands() -> None:
     from monitor.cli_alerts import alerts
     from monitor.cli_demo import demo
     from monitor.cli_rules import rules
+    from monitor.cli_run import run
     from monitor.cli_search import search
     from monitor.cli_show import show
     from monitor.cli_sources import sources
@@ -188,6 +189,7 @@ def _register_subcommands() -> None:
     cli.add_command(demo)
     cli.add_command(rules)
     cli.add_command(alerts)
+    cli.add_command(run)
 
 
 _register_subcommands()

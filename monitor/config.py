@@ -44,6 +44,16 @@ class CrawlSettings:
 
 
 @dataclass
+class RunSettings:
+    """The ``[run]`` table: how ``monitor run`` schedules (docs/deployment.md)."""
+
+    max_parallel_crawls: int = 2
+    rule_interval_seconds: float = 60.0  # window rules are evaluated this often
+    lease_seconds: float = 60.0  # a service that has not renewed its lease for this long is gone
+    handoff: bool = True  # crawls hand raw documents to the service, the store's only writer
+
+
+@dataclass
 class MonitorConfig:
     """Everything read from a configuration directory."""
 
@@ -55,6 +65,7 @@ class MonitorConfig:
     plugins_disabled: list[str] = field(default_factory=list)
     plugin_settings: dict[str, dict] = field(default_factory=dict)
     crawl: CrawlSettings = field(default_factory=CrawlSettings)
+    run: RunSettings = field(default_factory=RunSettings)
     sources: dict[str, SourceConfig] = field(default_factory=dict)
     source_errors: list[ConfigError] = field(default_factory=list)
 
@@ -157,10 +168,28 @@ def load_config(config_dir: str | os.PathLike | None = None) -> MonitorConfig:
         python=cr.get("python", str, ""),
     )
     cr.reject_unknown()
-    t.reject_unknown({"monitor", "store", "state", "plugins", "crawl"})
+    run = _run_settings(t.table("run"))
+    t.reject_unknown({"monitor", "store", "state", "plugins", "crawl", "run"})
 
     sources, errors = load_sources(root)
     return MonitorConfig(config_dir=root, timezone=tz, data_dir=data_dir, store=store,
                          state_url=state_url, plugins_disabled=list(disabled),
-                         plugin_settings=plugin_settings, crawl=crawl, sources=sources,
+                         plugin_settings=plugin_settings, crawl=crawl, run=run, sources=sources,
                          source_errors=errors)
+
+
+def _run_settings(t: Table) -> RunSettings:
+    """``[run]`` checked: whole numbers of crawls, positive finite seconds."""
+    parallel = t.get("max_parallel_crawls", int, RunSettings.max_parallel_crawls)
+    if not 1 <= parallel <= 16:
+        raise ConfigError(f"expected 1 to 16 crawls at once, got {parallel}", path=t.path,
+                          key=t._key("max_parallel_crawls"))
+    interval = seconds(t, "rule_interval_seconds", RunSettings.rule_interval_seconds)
+    lease = seconds(t, "lease_seconds", RunSettings.lease_seconds)
+    if lease < 10:
+        raise ConfigError(f"expected at least 10 seconds, got {lease:g}", path=t.path,
+                          key=t._key("lease_seconds"))
+    settings = RunSettings(max_parallel_crawls=parallel, rule_interval_seconds=interval,
+                           lease_seconds=lease, handoff=t.get("handoff", bool, True))
+    t.reject_unknown()
+    return settings

@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 from monitor.config import MonitorConfig
 from monitor.documents import Document, read_jsonl
@@ -127,6 +127,19 @@ def _interruption(exc: BaseException) -> str:
     return "interrupted"
 
 
+class Handoff(Protocol):
+    """The service's side of a hand-off (monitor/handoff.py): where crawlers leave documents,
+    and the ingest counts of one run's files once they are stored."""
+
+    directory: Path
+
+    def expect(self, label: str) -> None:
+        """A crawl whose files carry ``label`` is starting (count them apart)."""
+
+    def collect(self, label: str) -> dict[str, Any]:
+        """Wait until the files labelled ``label`` are stored; their IngestStats as a dict."""
+
+
 @dataclass
 class CrawlResult:
     """How one crawl went; ``items`` holds the documents of a dry run."""
@@ -156,8 +169,10 @@ class CrawlResult:
 
 
 def crawl_command(config: MonitorConfig, source_id: str, workdir: Path, *,
-                  dry_run: bool = False, limit: int | None = None) -> list[str]:
-    """The subprocess command line for one crawl (report and output files in ``workdir``)."""
+                  dry_run: bool = False, limit: int | None = None,
+                  handoff: tuple[Path, str] | None = None) -> list[str]:
+    """The subprocess command line for one crawl (report and output files in ``workdir``;
+    ``handoff`` = (inbox, label): hand documents to the service instead of storing them)."""
     source = config.source(source_id)
     python = config.crawl.python or sys.executable
     cmd = [python, "-m", "scrapy", "crawl", source.spider,
@@ -167,6 +182,8 @@ def crawl_command(config: MonitorConfig, source_id: str, workdir: Path, *,
         cmd += ["-a", "dry_run=1", "-a", f"output={workdir / 'items.jsonl'}"]
     if limit:
         cmd += ["-a", f"limit={int(limit)}"]
+    if handoff and not dry_run:
+        cmd += ["-a", f"handoff={handoff[0]}", "-a", f"handoff_label={handoff[1]}"]
     # the crawler stops by itself when this process is gone, and then removes workdir
     return cmd + ["-s", f"MONITOR_PARENT_PID={os.getpid()}", "-s", f"MONITOR_WORKDIR={workdir}"]
 
@@ -326,8 +343,12 @@ def judge(report: dict[str, Any] | None, returncode: int | None, timed_out: bool
 def run_crawl(config: MonitorConfig, source_id: str, *, dry_run: bool = False,
               limit: int | None = None, timeout: float | None = None,
               monitor: "Monitor | None" = None,
-              cancel: threading.Event | None = None) -> CrawlResult:
+              cancel: threading.Event | None = None,
+              handoff: "Handoff | None" = None) -> CrawlResult:
     """Crawl one source in a subprocess; never raises for a crawl problem.
+
+    With ``handoff`` (the service) the crawler hands its documents to the service's inbox and
+    the run's ingest counts come from ``handoff.collect(label)`` once the crawler has exited.
 
     Real crawls store documents (in the subprocess) and are recorded in the state database;
     dry runs open no store and return the documents in ``items``.  Raises ConfigError only for
@@ -336,12 +357,12 @@ def run_crawl(config: MonitorConfig, source_id: str, *, dry_run: bool = False,
     ("interrupted (SIGTERM)", with what the stopped crawler stored) and propagate.
     """
     with stop_on_signals():
-        return _run_crawl(config, source_id, dry_run, limit, timeout, monitor, cancel)
+        return _run_crawl(config, source_id, dry_run, limit, timeout, monitor, cancel, handoff)
 
 
 def _run_crawl(config: MonitorConfig, source_id: str, dry_run: bool, limit: int | None,
                timeout: float | None, monitor: "Monitor | None",
-               cancel: threading.Event | None) -> CrawlResult:
+               cancel: threading.Event | None, handoff: "Handoff | None" = None) -> CrawlResult:
     source = config.source(source_id)
     timeout = float(timeout or config.crawl.timeout_seconds)
     state, own_state, run_id = None, False, None
@@ -369,7 +390,8 @@ def _run_crawl(config: MonitorConfig, source_id: str, dry_run: bool, limit: int 
         workdir = Path(tempfile.mkdtemp(prefix=f"monitor-crawl-{source.id}-"))
         began = time.monotonic()
         try:
-            result = _crawl(config, source, workdir, dry_run, limit, timeout, cancel, started)
+            result = _crawl(config, source, workdir, dry_run, limit, timeout, cancel, started,
+                            None if dry_run else handoff, run_id)
         except Exception as exc:  # noqa: BLE001 - a crawl problem must not take the caller down
             log.exception("crawl of %s could not run", source.id)
             result = CrawlResult(source.id, STATUS_FAILED, {}, [],
@@ -408,9 +430,16 @@ def _run_crawl(config: MonitorConfig, source_id: str, dry_run: bool, limit: int 
 
 def _crawl(config: MonitorConfig, source: Any, workdir: Path, dry_run: bool,
            limit: int | None, timeout: float, cancel: threading.Event | None = None,
-           started: Callable[[int], None] | None = None) -> CrawlResult:
+           started: Callable[[int], None] | None = None, handoff: "Handoff | None" = None,
+           run_id: int | None = None) -> CrawlResult:
     """Run the subprocess and read what it left in ``workdir``."""
-    cmd = crawl_command(config, source.id, workdir, dry_run=dry_run, limit=limit)
+    from monitor.handoff import run_label
+
+    label = run_label(run_id, source.id)
+    if handoff is not None:
+        handoff.expect(label)
+    cmd = crawl_command(config, source.id, workdir, dry_run=dry_run, limit=limit,
+                        handoff=(handoff.directory, label) if handoff else None)
     try:
         returncode, timed_out = _run(cmd, workdir, timeout, cancel, started)
     except OSError as exc:  # the interpreter in [crawl] python does not exist, ...
@@ -418,6 +447,8 @@ def _crawl(config: MonitorConfig, source: Any, workdir: Path, dry_run: bool,
         (workdir / "crawl.log").write_text(f"cannot start the crawler: {exc}")
     log_tail = _tail(workdir / "crawl.log")
     report = _read_report(workdir / "report.json")
+    if handoff is not None and report is not None:
+        report["ingest"] = handoff.collect(label)  # the service stores what it was handed
     status, message = judge(report, returncode, timed_out, timeout, source.url, log_tail)
     items: list[Document] = []
     if dry_run:

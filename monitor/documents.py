@@ -12,7 +12,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 #: Channels a document can come from, with the Chinese names people use for them.
@@ -171,10 +171,13 @@ class Document:
         return doc
 
 
-def read_jsonl(path: "str | os.PathLike[str]") -> tuple[list[Document], int]:
+def read_jsonl(path: "str | os.PathLike[str]", parse: Callable[[dict], Any] | None = None
+               ) -> tuple[list[Any], int]:
     """The documents of a JSON-lines file (one ``Document.to_dict()`` a line) and the number of
-    lines that could not be read; a missing file has none."""
-    docs: list[Document] = []
+    lines that could not be read; a missing file has none.  ``parse`` reads one line's object
+    (default ``Document.from_dict``)."""
+    parse = parse or Document.from_dict
+    docs: list[Any] = []
     bad = 0
     try:
         fh = open(path, encoding="utf-8", errors="replace")
@@ -185,7 +188,7 @@ def read_jsonl(path: "str | os.PathLike[str]") -> tuple[list[Document], int]:
             if not line.strip():
                 continue
             try:
-                docs.append(Document.from_dict(json.loads(line)))
+                docs.append(parse(json.loads(line)))
             except (ValueError, TypeError, KeyError, AttributeError):
                 bad += 1
     return docs, bad
@@ -209,4 +212,21 @@ class Gone:
     def id(self) -> str:
         """The id the page's document would have."""
         return make_doc_id(self.source, url=self.url, platform_id=self.platform_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, marked ``"gone": true`` (a crawl hands these to the service)."""
+        return {"gone": True, "source": self.source, "url": self.url, "status": self.status,
+                "platform_id": self.platform_id, "seen_at": self.seen_at.isoformat()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Gone":
+        """Inverse of :meth:`to_dict`."""
+        return cls(source=data["source"], url=data["url"], status=data.get("status"),
+                   platform_id=data.get("platform_id"),
+                   seen_at=datetime.fromisoformat(data["seen_at"]))
+
+
+def parse_record(data: dict[str, Any]) -> "Document | Gone":
+    """One handed-off line: a Document, or a Gone marker (``"gone": true``)."""
+    return Gone.from_dict(data) if data.get("gone") is True else Document.from_dict(data)
 

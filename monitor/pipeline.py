@@ -10,7 +10,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from monitor import textseg
 from monitor.documents import CHANNELS, KINDS, Document, Gone
@@ -95,8 +95,10 @@ def check_document(doc: Document) -> str | None:
 class Ingestor:
     """Feeds documents through the pipeline in batches; use as a context manager."""
 
-    def __init__(self, monitor: "Monitor", batch_size: int = 100):
+    def __init__(self, monitor: "Monitor", batch_size: int = 100,
+                 on_stored: Callable[[list[tuple[Document, str]]], None] | None = None):
         self.monitor = monitor
+        self.on_stored = on_stored  # told each stored batch (the service's per-document rules)
         self.batch_size = max(1, batch_size)
         self.stats = IngestStats()
         self._batch: list[Document] = []
@@ -189,6 +191,8 @@ class Ingestor:
                 plugins.document_stored(doc, status, self.monitor)
             for doc in withdrawn:
                 plugins.document_stored(doc, "withdrawn", self.monitor)
+            if self.on_stored is not None and statuses:
+                self.on_stored(statuses)
         self._sync_failures()
 
     def _keep_stored(self, doc: Document, prev: Document) -> bool:

@@ -49,6 +49,7 @@ class SourceConfig:
     enabled: bool = True
     own: bool = False
     interval_minutes: int = 60
+    cron: str = ""  # "*/10 7-23 * * *" in the office time zone; wins over interval_minutes
     max_pages: int = 3
     max_items: int = 0  # 0 = no limit
     page_url: str = ""  # list pages 2..max_pages as a template with {page}
@@ -66,7 +67,7 @@ class SourceConfig:
         """Serialise as a source file (used by ``monitor sources add`` and ``monitor init``)."""
         lines = [f"# Source {self.id}: see docs/sources.md for every key"]
         for key in ("name", "spider", "channel", "url", "enabled", "own", "interval_minutes",
-                    "max_pages", "max_items", "page_url", "fetch_detail", "encoding", "place",
+                    "cron", "max_pages", "max_items", "page_url", "fetch_detail", "encoding", "place",
                     "department", "format", "request_body", "download_timeout"):
             value = getattr(self, key)
             default = SOURCE_DEFAULTS.get(key)
@@ -81,12 +82,12 @@ class SourceConfig:
 
 
 SOURCE_KEYS = {"id", "spider", "channel", "url", "selectors", "name", "enabled", "own",
-               "interval_minutes", "max_pages", "max_items", "page_url", "fetch_detail",
+               "interval_minutes", "cron", "max_pages", "max_items", "page_url", "fetch_detail",
                "encoding", "place", "department", "format", "request_body",
                "download_timeout"}
 
 SOURCE_DEFAULTS = {
-    "name": "", "enabled": True, "own": False, "interval_minutes": 60, "max_pages": 3,
+    "name": "", "enabled": True, "own": False, "interval_minutes": 60, "cron": "", "max_pages": 3,
     "max_items": 0, "page_url": "", "fetch_detail": True, "encoding": "", "place": "",
     "department": "", "format": "html", "request_body": "", "download_timeout": None,
 }
@@ -245,6 +246,7 @@ def parse_source(data: dict, path: Path) -> SourceConfig:
         name=t.get("name", str, ""), enabled=t.get("enabled", bool, True),
         own=t.get("own", bool, False),
         interval_minutes=max(1, non_negative(t, "interval_minutes", 60)),
+        cron=_cron(t),
         max_pages=non_negative(t, "max_pages", 3), max_items=non_negative(t, "max_items", 0),
         page_url=page_url, fetch_detail=t.get("fetch_detail", bool, True), encoding=encoding,
         place=t.get("place", str, ""), department=t.get("department", str, ""),
@@ -253,6 +255,33 @@ def parse_source(data: dict, path: Path) -> SourceConfig:
     )
     t.reject_unknown()
     return source
+
+
+def cron_error(expr: str) -> str | None:
+    """Why a five-field crontab line cannot be used, or None."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    if len(expr.split()) != 5:
+        return (f"expected five crontab fields (minute hour day month weekday), "
+                f"e.g. \"*/10 7-23 * * *\", got {expr!r}")
+    try:
+        CronTrigger.from_crontab(expr, timezone="UTC")
+    except ValueError as exc:
+        return f"invalid crontab line {expr!r}: {exc}"
+    return None
+
+
+def _cron(t: Table) -> str:
+    expr = t.get("cron", str, "").strip()
+    if not expr:
+        return ""
+    if "interval_minutes" in t.data:
+        raise ConfigError("give either cron or interval_minutes, not both", path=t.path,
+                          key="cron")
+    problem = cron_error(expr)
+    if problem:
+        raise ConfigError(problem, path=t.path, key="cron")
+    return expr
 
 
 def load_sources(config_dir: Path) -> tuple[dict[str, SourceConfig], list[ConfigError]]:

@@ -1,7 +1,9 @@
 """Thin bridge from Scrapy to the monitor: item → Document → :class:`monitor.pipeline.Ingestor`.
 
 In a dry run (``-a dry_run=1``) no store is opened: each Document is written as one JSON line to
-the file named by ``-a output=...`` (or only counted when there is none).
+the file named by ``-a output=...`` (or only counted when there is none).  Under the service
+(``-a handoff=<inbox>``) no store is opened either: documents and Gone markers are handed to the
+service through its inbox (:mod:`monitor.handoff`), which analyses and stores them.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ class MonitorPipeline:
         self.monitor = None
         self.ingestor = None
         self.output: IO[str] | None = None
+        self.handoff = None
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> "MonitorPipeline":
@@ -40,6 +43,11 @@ class MonitorPipeline:
             if getattr(spider, "output_path", ""):
                 self.output = open(spider.output_path, "w", encoding="utf-8")
             return
+        if getattr(spider, "handoff_dir", ""):
+            from monitor.handoff import HandoffWriter
+
+            self.handoff = HandoffWriter(spider.handoff_dir, spider.handoff_label)
+            return
         from monitor.app import Monitor
         from monitor.pipeline import Ingestor
 
@@ -57,6 +65,9 @@ class MonitorPipeline:
     def process_item(self, item: Any) -> Any:
         """Convert and store (or write) one item; count it in the run report."""
         spider = self.spider
+        if self.handoff is not None and isinstance(item, (Gone, Document)):
+            spider.report.items += isinstance(item, Document)
+            return self._hand_off(item)
         if isinstance(item, Gone):
             if self.ingestor is not None:
                 try:
@@ -82,12 +93,29 @@ class MonitorPipeline:
             spider.report.skip("store unavailable", doc.url)
         return item
 
+    def _hand_off(self, item: Any) -> Any:
+        try:
+            self.handoff.add(item)
+        except OSError as exc:  # a full or read-only disk: nothing more can be kept
+            log.exception("handing documents to the service failed")
+            spider = self.spider
+            spider.report.error(f"handoff: {type(exc).__name__}", item.url, str(exc)[:200])
+            spider.report.fatal = f"handing documents to the service failed: {exc}"
+        return item
+
     def close_spider(self) -> None:
         """Flush the last batch and put the ingest statistics into the report."""
         spider = self.spider
         if self.output is not None:
             self.output.close()
             self.output = None
+        if self.handoff is not None:
+            try:
+                spider.report.handed_off = self.handoff.close()
+            except OSError as exc:
+                log.exception("handing the last documents to the service failed")
+                spider.report.fatal = f"handing documents to the service failed: {exc}"
+                spider.report.handed_off = self.handoff.written
         if self.ingestor is not None:
             try:
                 spider.report.ingest = self.ingestor.close().to_dict()

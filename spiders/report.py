@@ -51,6 +51,7 @@ class RunReport:
     unreachable: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     ingest: dict | None = None
+    handed_off: int | None = None  # records given to the service's inbox (monitor/handoff.py)
     fatal: str = ""
 
     @property
@@ -104,7 +105,7 @@ class RunReport:
             "selector_misses": dict(self.selector_misses),
             "selector_pages": dict(self.selector_pages),
             "unreachable": list(self.unreachable), "messages": list(self.messages),
-            "ingest": self.ingest, "fatal": self.fatal,
+            "ingest": self.ingest, "handed_off": self.handed_off, "fatal": self.fatal,
         }
 
     def write(self, path: str | os.PathLike, finish_reason: str = "") -> None:

@@ -2,7 +2,9 @@
 
 Arguments (``-a name=value``): ``source`` (id), ``config_dir``, ``report`` (JSON path written at
 close), ``dry_run`` (1 = no store; items go to ``output`` as JSON lines), ``limit`` (at most this
-many documents, on top of the source's ``max_items``).
+many documents, on top of the source's ``max_items``), ``handoff`` (a folder: collected documents
+are handed to the running service there instead of being stored, see monitor/handoff.py) and
+``handoff_label`` (the run's label in those file names).
 """
 from __future__ import annotations
 
@@ -75,7 +77,8 @@ class SourceSpider(scrapy.Spider):
     name: str | None = None
 
     def __init__(self, source: str = "", config_dir: str = "", report: str = "",
-                 dry_run: str = "", limit: str = "", output: str = "", **kwargs: Any):
+                 dry_run: str = "", limit: str = "", output: str = "", handoff: str = "",
+                 handoff_label: str = "", **kwargs: Any):
         super().__init__(**kwargs)
         if not source:
             raise ValueError("a source id is required: scrapy crawl <spider> -a source=<id>")
@@ -87,6 +90,8 @@ class SourceSpider(scrapy.Spider):
         self.report_path = report
         self.dry_run = _flag(dry_run)
         self.output_path = output
+        self.handoff_dir = handoff
+        self.handoff_label = handoff_label or f"run0-{source}"
         self.report = RunReport(source=self.source.id, spider=str(self.name),
                                 dry_run=self.dry_run)
         budgets = [n for n in (self.source.max_items, int(limit or 0)) if n > 0]

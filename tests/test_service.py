@@ -1,0 +1,318 @@
+"""monitor.service in-process, time driven by an injected clock: the schedule, the hand-off, the
+per-document and window rules, the lease.  (tests/test_service_process.py runs it as a process.)"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from alerts.channels.webhook import WebhookChannel
+from alerts.tables import alert_notices
+from conftest import FIXTURES
+from monitor.app import Monitor
+from monitor.config import SourceConfig, load_config
+from monitor.errors import ConfigError
+from monitor.handoff import HandoffWriter, inbox_dir, label_run_id, run_label
+from monitor.lease import Lease, ServiceRunning, service_lease
+from monitor.localsite import serve_directory
+from monitor.schedule import next_crawl, next_rule
+from monitor.service import Service
+from monitor.sourcefile import parse_source
+from monitor.state import StateDB
+from monitor.store import SearchQuery
+from monitor.testing import make_document
+from receivers import Receiver
+
+UTC = timezone.utc
+
+
+class Clock:
+    """An injected clock: ``clock()`` is now; ``clock.advance(minutes=…)`` moves it."""
+
+    def __init__(self, start: datetime):
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+def _board(base: str) -> SourceConfig:
+    return SourceConfig(
+        id="board", spider="message_board", channel="board",
+        url=f"{base}/board/list.synthetic.html", max_pages=5, interval_minutes=30,
+        selectors={"links": "table.list td.title a",
+                   "next_page": "//div[@class='pager']/a[text()='下一页']/@href",
+                   "title": "h1.letter-title", "question": "div.letter-body", "asker": ".asker",
+                   "submitted": ".submitted::text", "number": "xpath://span[@class='no']/text()",
+                   "reply": "div.reply-body", "reply_unit": ".reply-unit",
+                   "reply_time": ".reply-time", "status": ".status"})
+
+
+@pytest.fixture(scope="module")
+def board_site(tmp_path_factory):
+    root = tmp_path_factory.mktemp("site")
+    shutil.copytree(FIXTURES / "pages" / "board", root / "board")
+    with serve_directory(root, charset=None) as base:
+        yield base
+
+
+def _rule(config_dir, name: str, text: str) -> None:
+    (config_dir / "rules").mkdir(exist_ok=True)
+    (config_dir / "rules" / f"{name}.toml").write_text(text, encoding="utf-8")
+
+
+def _hook(rx: Receiver) -> dict:
+    return {"hook": WebhookChannel("hook", {"url": rx.url("webhook"), "timeout": 2})}
+
+
+def _notices(config) -> list:
+    with StateDB(config.state_url).engine.connect() as c:
+        return c.execute(select(alert_notices.c.notice_id, alert_notices.c.kind)).all()
+
+
+# -- the schedule -----------------------------------------------------------------------------
+
+def test_interval_schedule_coalesces_missed_runs():
+    src = SourceConfig(id="s", spider="rss", channel="news", url="http://x/", interval_minutes=30)
+    now = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+    assert next_crawl(src, None, now, "Asia/Shanghai") == now  # never crawled: at once
+    assert next_crawl(src, now, now, "Asia/Shanghai") == now + timedelta(minutes=30)
+    # down for five hours: due now, once (not ten times)
+    assert next_crawl(src, now - timedelta(hours=5), now, "Asia/Shanghai") < now
+
+
+def test_cron_is_read_in_the_office_time_zone():
+    src = SourceConfig(id="s", spider="rss", channel="news", url="http://x/",
+                       cron="*/10 7-23 * * *")
+    # 22:55 UTC is 06:55 in Shanghai: the first crawl is at 07:00 local = 23:00 UTC
+    now = datetime(2026, 12, 1, 22, 55, tzinfo=UTC)
+    assert next_crawl(src, None, now, "Asia/Shanghai") == datetime(2026, 12, 1, 23, 0, tzinfo=UTC)
+    # 15:55 UTC is 23:55 local: the next one is 07:00 local the next day, not 00:00
+    late = datetime(2026, 12, 1, 15, 55, tzinfo=UTC)
+    assert next_crawl(src, late, late, "Asia/Shanghai") == datetime(2026, 12, 1, 23, 0,
+                                                                     tzinfo=UTC)
+    assert next_rule(None, now, 60) == now
+    assert next_rule(now, now, 60) == now + timedelta(seconds=60)
+
+
+def test_a_bad_cron_line_is_a_config_error_naming_the_key(tmp_path):
+    base = {"spider": "rss", "channel": "news", "url": "http://example.gov.cn/feed"}
+    with pytest.raises(ConfigError, match="cron.*higher than the maximum"):
+        parse_source({**base, "cron": "0 25 * * *"}, tmp_path / "s.toml")
+    with pytest.raises(ConfigError, match="five crontab fields"):
+        parse_source({**base, "cron": "hourly"}, tmp_path / "s.toml")
+    with pytest.raises(ConfigError, match="either cron or interval_minutes"):
+        parse_source({**base, "cron": "0 8 * * *", "interval_minutes": 5}, tmp_path / "s.toml")
+    assert parse_source({**base, "cron": "0 8 * * 1-5"}, tmp_path / "s.toml").cron == "0 8 * * 1-5"
+
+
+# -- hand-off ---------------------------------------------------------------------------------
+
+def test_handoff_files_are_whole_and_labelled(tmp_path):
+    ticks = iter([0.0, 0.0, 0.1, 0.2, 5.0, 5.0, 5.0])
+    writer = HandoffWriter(tmp_path, run_label(7, "county-mailbox"), batch=3,
+                           clock=lambda: next(ticks))
+    docs = [make_document(f"第{i}封信", title=f"信{i}") for i in range(4)]
+    writer.add(docs[0])
+    writer.add(docs[1])
+    assert list(tmp_path.iterdir()) == []  # neither full nor old yet
+    writer.add(docs[2])  # full: one file
+    writer.add(docs[3])
+    assert writer.close() == 4 and writer.files == 2
+    files = sorted(tmp_path.glob("*.jsonl"))
+    assert [label_run_id(p) for p in files] == [7, 7]
+    assert not list(tmp_path.glob(".*"))  # no temporary file left
+
+
+def test_run_once_crawls_hands_off_stores_and_alerts(board_site, make_config):
+    config = load_config(make_config([_board(board_site)]))
+    _rule(config.config_dir, "school", 'type = "match"\nquery = "学校"\nchannels = ["hook"]\n')
+    with Receiver() as rx:
+        service = Service(config, channels=_hook(rx))
+        service.start()
+        try:
+            done = service.run_once()
+        finally:
+            service.stop()
+        result = done["results"][0]
+        assert result.status == "ok", result.message
+        assert result.report["ingest"]["inserted"] == 5 and result.report["handed_off"] >= 5
+        assert "5 new" in result.message
+        titles = [r.json["title"] for r in rx.accepted("webhook")]
+    assert len(titles) == 1 and "school" in titles[0]
+    assert not list(inbox_dir(config.data_dir).glob("*"))  # everything stored, files gone
+    with Monitor(config) as m:
+        assert m.store.count(SearchQuery()) == 5
+        run = m.state.runs("board")[0]
+        assert (run.status, run.inserted) == ("ok", 5)
+    # a second round: the crawl is not due yet (interval 30 min), nothing fires again
+    service = Service(config, channels=_hook(Receiver()))
+    service.start()
+    try:
+        again = service.run_once()
+    finally:
+        service.stop()
+    assert again["crawls"] == [] and len(_notices(config)) == 1
+
+
+def test_a_file_left_by_a_killed_service_is_stored_once_and_alerts_once(make_config):
+    config = load_config(make_config())
+    _rule(config.config_dir, "wall", 'type = "match"\nquery = "围墙"\nchannels = ["hook"]\n')
+    first = Service(config, channels={})  # the service knew the rule before it died
+    first.start()
+    first.stop()
+    doc = make_document("学校围墙倒塌，有学生受伤", title="围墙倒塌")
+    # the service stored the file and told nobody, then died with the file claimed
+    writer = HandoffWriter(inbox_dir(config.data_dir), run_label(3, "x"))
+    writer.add(doc)
+    writer.close()
+    path = next(inbox_dir(config.data_dir).glob("*.jsonl"))
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    path.rename(path.with_name(path.name + f".claimed-{dead.pid}"))
+    with Monitor(config) as m:
+        m.ingest([doc])  # stored before the crash: the replay finds it unchanged
+    with Receiver() as rx:
+        for _ in range(2):  # and a second restart finds nothing left to do
+            service = Service(config, channels=_hook(rx))
+            service.start()
+            try:
+                service.run_once()
+            finally:
+                service.stop()
+        assert len(rx.accepted("webhook")) == 1
+    assert not list(inbox_dir(config.data_dir).iterdir())
+    with Monitor(config) as m:
+        assert m.store.count(SearchQuery()) == 1
+
+
+# -- rules on the injected clock ----------------------------------------------------------------
+
+def _store(config, docs) -> None:
+    with Monitor(config) as m:
+        m.ingest(docs)
+
+
+def test_window_rule_catches_up_a_burst_that_happened_while_it_was_down(make_config):
+    config = load_config(make_config())
+    _rule(config.config_dir, "burst",
+          'type = "frequency"\nwindow_minutes = 30\nmin_count = 3\nchannels = ["hook"]\n'
+          'realert_minutes = 0\n')
+    start = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
+    clock = Clock(start)
+    with Receiver() as rx:
+        service = Service(config, clock=clock, channels=_hook(rx))
+        service.start()
+        service.run_pending()
+        service._evaluating.result()
+        service.stop()
+        # while it is down: a burst of 4 posts at 01:00–01:10, over by 02:00
+        _store(config, [make_document(f"投诉{i}", title=f"投诉{i}",
+                                      published_at=start + timedelta(hours=1, minutes=3 * i))
+                        for i in range(4)])
+        clock.advance(hours=3)
+        service = Service(config, clock=clock, channels=_hook(rx))
+        service.start()
+        service.run_pending()
+        service._evaluating.result()
+        service.run_pending()  # deliver what the evaluation queued
+        service.outbox.deliver_due(clock(), wait=True)
+        service.stop()
+        kinds = sorted(r.json["kind"] for r in rx.accepted("webhook"))
+    assert kinds == ["firing", "resolved"]  # the burst fired (late) and was over
+
+
+def test_per_document_episode_merges_the_burst_then_ends_when_quiet(make_config):
+    config = load_config(make_config())
+    _rule(config.config_dir, "wall",
+          'type = "match"\nterms = ["围墙"]\nchannels = ["hook"]\nrealert_minutes = 20\n')
+    clock = Clock(datetime(2026, 12, 1, 0, 0, tzinfo=UTC))
+    with Receiver() as rx:
+        service = Service(config, clock=clock, channels=_hook(rx))
+        service.start()
+        try:
+            docs = [make_document(f"学校围墙{i}处开裂", title=f"围墙{i}", risk=0.1 * i)
+                    for i in range(1, 5)]
+            service.monitor.ingest(docs)
+            pairs = [(d, "inserted") for d in docs]
+            service.engine.on_stored(pairs[:1], service.monitor.store, clock())
+            service.engine.on_stored(pairs[1:], service.monitor.store, clock())
+            service.engine.on_stored(pairs, service.monitor.store, clock())  # again: no effect
+            [alert] = service.alerts.list()
+            message = alert.message
+            assert message["count"] == 4
+            assert len(message["documents"]) == 4
+            clock.advance(minutes=19)
+            assert service.engine.close_quiet(clock()) == 0
+            clock.advance(minutes=1)
+            assert service.engine.close_quiet(clock()) == 1
+            service.outbox.deliver_due(clock(), wait=True)
+        finally:
+            service.stop()
+        kinds = [r.json["kind"] for r in rx.accepted("webhook")]
+    assert kinds == ["firing", "resolved"]
+
+
+def test_a_rule_added_later_does_not_fire_on_documents_stored_before(make_config):
+    config = load_config(make_config())
+    old = make_document("学校围墙倒塌", title="旧帖", crawled_at=datetime(2026, 11, 1, tzinfo=UTC))
+    _store(config, [old])
+    _rule(config.config_dir, "wall", 'type = "match"\nterms = ["围墙"]\nchannels = ["hook"]\n')
+    clock = Clock(datetime(2026, 12, 1, tzinfo=UTC))
+    service = Service(config, clock=clock, channels={})
+    service.start()
+    try:
+        assert service.engine.on_stored([(old, "unchanged")], service.monitor.store,
+                                        clock()) == 0
+        assert service.engine.on_stored([(old, "updated")], service.monitor.store, clock()) == 1
+    finally:
+        service.stop()
+
+
+# -- the lease --------------------------------------------------------------------------------
+
+def test_a_second_service_refuses_naming_the_first_then_takes_over_when_it_is_gone(
+        make_config):
+    config = load_config(make_config())
+    state = StateDB(config.state_url)
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        lease = Lease(state.engine)
+        lease.pid, lease.token = other.pid, None
+        now = datetime.now(UTC)
+        lease.acquire(now)
+        service = Service(config, channels={})
+        with pytest.raises(ServiceRunning, match=f"pid {other.pid} on host"):
+            service.start()
+    finally:
+        other.kill()
+        other.wait()
+    service = Service(config, channels={})
+    service.start()  # the holder's process is gone: taken over at once
+    try:
+        holder = service.lease.holder()
+        assert holder.pid == os.getpid()
+    finally:
+        service.stop()
+    with state.engine.connect() as c:
+        assert c.execute(select(service_lease)).all() == []  # a clean stop gives it up
+
+
+def test_a_lapsed_lease_of_another_host_is_taken_over(make_config):
+    config = load_config(make_config())
+    state = StateDB(config.state_url)
+    lease = Lease(state.engine, seconds=60)
+    lease.host = "elsewhere"
+    now = datetime.now(UTC)
+    lease.acquire(now - timedelta(minutes=5))
+    with pytest.raises(ServiceRunning):
+        Lease(state.engine).acquire(now - timedelta(minutes=4, seconds=30))
+    assert Lease(state.engine).acquire(now).host == "elsewhere"  # the one taken over from
