@@ -329,7 +329,8 @@ def judge(report: dict[str, Any] | None, returncode: int | None, timed_out: bool
     ingest = report.get("ingest")
     if ingest:
         parts.append(f"{ingest.get('inserted', 0)} new, {ingest.get('updated', 0)} updated, "
-                     f"{ingest.get('unchanged', 0)} unchanged")
+                     f"{ingest.get('unchanged', 0)} unchanged"
+                     + (f" (stored by {ingest['stored_by']})" if ingest.get("stored_by") else ""))
     for key in ("skipped", "errors"):
         if report.get(key):
             parts.append(f"{report[key]} {key}")
@@ -383,6 +384,8 @@ def _run_crawl(config: MonitorConfig, source_id: str, dry_run: bool, limit: int 
             except Exception:  # noqa: BLE001 - the crawl goes on; only its pid is not recorded
                 log.exception("could not record the crawler of %s", source.id)
 
+    if handoff is None and state is not None and config.run.handoff:
+        handoff = _service_handoff(config, state)
     try:
         if state is not None:
             with _deferring_signals():
@@ -426,6 +429,23 @@ def _run_crawl(config: MonitorConfig, source_id: str, dry_run: bool, limit: int 
     if result.status == STATUS_FAILED:
         log.warning("crawl of %s failed: %s", source.id, result.message)
     return result
+
+
+def _service_handoff(config: MonitorConfig, state) -> "Handoff | None":
+    """A hand-off to the running ``monitor run``, if one holds the lease (its rules must see
+    what this crawl collects, and it is the store's only writer)."""
+    from datetime import datetime, timezone
+
+    from monitor.handoff import ServiceHandoff, inbox_dir, running_service
+
+    try:
+        holder = running_service(state.engine, datetime.now(timezone.utc))
+    except Exception:  # noqa: BLE001 - no lease table yet, a busy database: store directly
+        return None
+    if holder is None:
+        return None
+    log.info("monitor run (pid %d) is running: handing the documents to it", holder.pid)
+    return ServiceHandoff(inbox_dir(config.data_dir), holder)
 
 
 def _crawl(config: MonitorConfig, source: Any, workdir: Path, dry_run: bool,

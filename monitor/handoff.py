@@ -18,7 +18,9 @@ Nothing is lost and nothing is stored twice:
 """
 from __future__ import annotations
 
+import json
 import logging
+import os
 import re
 import time
 from pathlib import Path
@@ -30,7 +32,9 @@ from monitor.spool import Spool
 log = logging.getLogger(__name__)
 
 INBOX = "inbox"
+COUNTS = ".stored.json"  # the counts of a crawl's files, for a crawl the service did not start
 _RUN_LABEL = re.compile(r"^run(\d+)-")
+_FILE = re.compile(r"^(run\d+-.+?)-\d{15,}-\d+-")
 
 
 def inbox_dir(data_dir: Path) -> Path:
@@ -47,6 +51,61 @@ def label_run_id(path: Path) -> int | None:
     """The crawl run a hand-off file came from (None when its name does not say)."""
     m = _RUN_LABEL.match(path.name.lstrip("."))
     return int(m.group(1)) or None if m else None
+
+
+def _file_label(path: Path) -> str | None:
+    """The label in a hand-off file's name (``run12-board`` of ``run12-board-<ns>-<pid>-…``)."""
+    m = _FILE.match(path.name.lstrip("."))
+    return m.group(1) if m else None
+
+
+def _publish(path: Path, data: dict) -> None:
+    tmp = path.with_name("." + path.name + ".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class ServiceHandoff:
+    """``monitor crawl`` while ``monitor run`` holds the lease: hand the documents to the
+    running service (the store's only writer, whose rules then see them) and wait for it to
+    store them (:meth:`collect` reads the counts it publishes)."""
+
+    def __init__(self, directory: Path, holder):
+        self.directory = Path(directory)
+        self.holder = holder
+
+    def expect(self, label: str) -> None:
+        """Nothing to announce: the service counts files of crawls it did not start apart."""
+
+    def collect(self, label: str, timeout: float = 600.0) -> dict[str, Any]:
+        """Wait until the service has stored run ``label``'s files; its counts."""
+        deadline = time.monotonic() + timeout
+        counts = self.directory / f"{label}{COUNTS}"
+        while time.monotonic() < deadline:
+            if not any(p.name.startswith(label + "-") for p in self.directory.iterdir()):
+                break
+            time.sleep(0.2)
+        else:
+            log.warning("the service (pid %d) has not stored every file of %s yet; it will",
+                        self.holder.pid, label)
+        try:
+            data = json.loads(counts.read_text(encoding="utf-8"))
+            counts.unlink(missing_ok=True)
+        except (OSError, ValueError):
+            data = {}
+        data["stored_by"] = f"monitor run (pid {self.holder.pid} on {self.holder.host})"
+        return data
+
+
+def running_service(state_engine, now) -> Any:
+    """The live holder of the service lease on this state database, or None."""
+    from monitor.lease import Lease
+
+    lease = Lease(state_engine)
+    holder = lease.holder()
+    if holder is None or lease._gone(holder, now) is not None:
+        return None
+    return holder
 
 
 class HandoffWriter:
@@ -117,6 +176,7 @@ class Inbox:
         self.stored_files = 0
         self.failures = 0
         self._runs: dict[str, Any] = {}  # label -> Ingestor of a run being collected
+        self._others: dict[str, Any] = {}  # label -> Ingestor of a crawl another process ran
         self._lock = threading.RLock()  # one writer: the loop and collect() take turns
         self._changed = threading.Condition()
 
@@ -153,6 +213,13 @@ class Inbox:
             return 0
         label = self._label(claimed)
         ingestor = self._runs.get(label) if label else None
+        other = _file_label(claimed) if ingestor is None else None
+        if other is not None:
+            if other not in self._others:
+                while len(self._others) >= 64:  # a crawl that never came back for its counts
+                    self._others.pop(next(iter(self._others)))
+                self._others[other] = Ingestor(self.monitor, on_stored=self.on_stored)
+            ingestor = self._others[other]
         own = ingestor is None
         if own:
             ingestor = Ingestor(self.monitor, on_stored=self.on_stored)
@@ -170,6 +237,8 @@ class Inbox:
             ingestor.stats.skipped += bad
             ingestor.stats.skip_reasons["unreadable hand-off line"] += bad
             log.warning("%s: %d unreadable lines skipped", claimed.name, bad)
+        if other is not None:  # the crawl waiting in `monitor crawl` reads these counts
+            _publish(self.directory / f"{other}{COUNTS}", ingestor.stats.to_dict())
         claimed.unlink(missing_ok=True)
         self.stored_files += 1
         if own:

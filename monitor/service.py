@@ -201,11 +201,13 @@ class Service:
     # -- the loop -------------------------------------------------------------------------------
 
     def run_forever(self) -> None:
-        """Rounds until :meth:`request_stop` (or a signal); sleeps only while nothing is due."""
+        """Rounds until :meth:`request_stop` (or a signal, when run in the main thread); sleeps
+        only while nothing is due."""
         previous = {}
-        for sig, name in ((signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "SIGINT"),
-                          (signal.SIGHUP, "SIGHUP")):
-            previous[sig] = signal.signal(sig, lambda *_a, n=name: self.request_stop(n))
+        if threading.current_thread() is threading.main_thread():
+            for sig, name in ((signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "SIGINT"),
+                              (signal.SIGHUP, "SIGHUP")):
+                previous[sig] = signal.signal(sig, lambda *_a, n=name: self.request_stop(n))
         try:
             while not self.stopping.is_set():
                 self.wake.clear()

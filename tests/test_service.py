@@ -316,3 +316,29 @@ def test_a_lapsed_lease_of_another_host_is_taken_over(make_config):
     with pytest.raises(ServiceRunning):
         Lease(state.engine).acquire(now - timedelta(minutes=4, seconds=30))
     assert Lease(state.engine).acquire(now).host == "elsewhere"  # the one taken over from
+
+
+def test_monitor_crawl_while_the_service_runs_hands_off_to_it(board_site, make_config):
+    import threading
+
+    from monitor.crawl import run_crawl
+
+    config = load_config(make_config([_board(board_site)]))
+    _rule(config.config_dir, "school", 'type = "match"\nquery = "学校"\nchannels = ["hook"]\n')
+    with Receiver() as rx:
+        service = Service(config, channels=_hook(rx))
+        service.start()
+        service.next_crawl["board"] = datetime(2099, 1, 1, tzinfo=UTC)  # it crawls nothing
+        loop = threading.Thread(target=service.run_forever)
+        loop.start()
+        try:
+            result = run_crawl(config, "board")  # as `monitor crawl board` in another shell
+        finally:
+            service.request_stop("test over")
+            loop.join(30)
+            service.stop()
+        assert result.status == "ok", result.message
+        assert result.report["ingest"]["inserted"] == 5
+        assert "stored by monitor run (pid" in result.message
+        assert len(rx.accepted("webhook")) == 1  # the service's rules saw the documents
+    assert not [p for p in inbox_dir(config.data_dir).iterdir()]
