@@ -6,101 +6,37 @@ and the deliveries commit together.  People call :meth:`Alerts.ack`, :meth:`Aler
 :meth:`Alerts.resolve`; the service calls :meth:`Alerts.tick` on a schedule (escalation, notices
 held by a silence or by realert, flapping that settled).  States: ``firing`` → ``acknowledged``
 → ``resolved``, and ``flapping``; every transition is a row in ``alert_transitions`` with who,
-when and a comment.  All time comes from the injected clock.  The exact rules are in
+when and a comment.  Aggregation (a rule's firing notices in one digest per period) and the
+maintenance of sources hold notices here too.  All time comes from the injected clock.  The exact rules are in
 ``docs/alerts.md``; the tests in ``tests/test_alert_lifecycle.py`` check each.
 """
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import re
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Iterator
 
 from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
-from alerts.message import AlertDoc, AlertMessage
-from alerts.outbox import Outbox
+from alerts.aggregation import hold_for, held_batches
+from alerts.alert import Alert, Firing, alert_id  # noqa: F401  (re-exported)
+from alerts.maintenance import Maintenance
+from alerts.message import AlertMessage, severity_rank
+from alerts.outbox import TOP_SEVERITY, Outbox
 from alerts.tables import (ACKNOWLEDGED, FIRING, FLAPPING, OPEN_STATES, RESOLVED, alert_groups,
                            alert_silences, alert_transitions, alerts, group_key, utc)
-
-
-def alert_id(rule: str, group: dict[str, Any] | None, first_fired: datetime) -> str:
-    """``<rule>-<hash of the group>-<first fired, UTC>``: the same episode gives the same id.
-
-    All three parts are known to the rule state that fires, so an evaluation replayed after a
-    crash (its transaction rolled back) produces the id again and receivers see one alert.
-    """
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", rule)[:80] or "rule"
-    digest = hashlib.sha256(group_key(group).encode("utf-8")).hexdigest()[:10]
-    return f"{safe}-{digest}-{utc(first_fired).strftime('%Y%m%dT%H%M%SZ')}"
-
-
-@dataclass
-class Firing:
-    """What a rule hands over when its condition holds for one group."""
-
-    rule: str
-    group: dict[str, str]
-    severity: str
-    title: str
-    reason: str
-    channels: list[str]
-    rule_name: str = ""
-    fired_at: datetime | None = None          # event time of the condition; default: now
-    count: int | None = None
-    window: tuple[datetime, datetime] | None = None
-    documents: list[AlertDoc] = field(default_factory=list)
-    link: str | None = None
-    realert: float = 0.0                      # s: no new firing notice for the group within
-    escalation: list[list[str]] = field(default_factory=list)  # channels per later step
-    escalate_after: float | None = None       # s without an ack before the next step
-
-
-@dataclass
-class Alert:
-    """One alert as stored."""
-
-    id: str
-    rule: str
-    group_key: str
-    state: str
-    severity: str
-    condition: bool
-    notified: bool
-    first_fired_at: datetime
-    last_fired_at: datetime
-    fire_count: int
-    acked_by: str | None
-    acked_at: datetime | None
-    ack_comment: str | None
-    resolved_by: str | None
-    resolved_at: datetime | None
-    resolve_comment: str | None
-    channels: list[str]
-    escalation: dict | None
-    message: dict
-    updated_at: datetime
-    realert_seconds: float | None = None
-
-    @classmethod
-    def from_row(cls, row) -> "Alert":
-        data = dict(row._mapping)
-        for key, value in data.items():
-            if isinstance(value, datetime):
-                data[key] = utc(value)
-        return cls(**data)
 
 
 class Alerts:
     """Alerts of every rule, kept in the state database, told through an :class:`Outbox`."""
 
     def __init__(self, outbox: Outbox, *, flap_changes: int = 6, flap_window: float = 3600.0,
-                 timezone: str = "Asia/Shanghai"):
-        self.timezone = timezone  # the office's zone, for the times shown in notices
+                 timezone: str = "Asia/Shanghai", maintenance: Maintenance | None = None):
+        self.timezone = timezone  # the office's zone: notices' times, aggregation periods
+        # source windows hold alerts; the outbox's windows unless others are given
+        self.maintenance = maintenance if maintenance is not None else outbox.maintenance
         self.outbox = outbox
         self.engine = outbox.engine
         self.clock = outbox.clock
@@ -127,6 +63,9 @@ class Alerts:
             if row is not None:
                 values: dict[str, Any] = {"last_fired_at": now, "fire_count": row.fire_count + 1,
                                           "updated_at": now, "message": self._latest(row, firing)}
+                seen = list(dict.fromkeys([*(row.sources or []), *firing.source_ids()]))
+                if seen != (row.sources or []):
+                    values["sources"] = seen
                 if not row.condition:  # it had cleared while flapping: a state change
                     values["condition"] = True
                     self._change(c, firing.rule, gk, now)
@@ -153,7 +92,8 @@ class Alerts:
                 condition=True, notified=False, first_fired_at=first, last_fired_at=now,
                 fire_count=1, channels=list(dict.fromkeys(firing.channels)),
                 escalation=escalation, message=message.to_dict(), updated_at=now,
-                realert_seconds=firing.realert))
+                realert_seconds=firing.realert, aggregate_seconds=firing.aggregate or None,
+                sources=firing.source_ids()))
             self._record(c, aid, now, None, state, "fired", "rule", None)
             self._maybe_notify(c, self._get(c, aid), now)
             return self._get(c, aid)
@@ -375,8 +315,11 @@ class Alerts:
             is not None
 
     def _maybe_notify(self, c: Connection, alert: Alert, now: datetime) -> bool:
-        """Send the firing (or flapping) notice unless a silence or realert holds it."""
-        if self._silenced(c, alert, now):
+        """Send the firing (or flapping) notice unless a silence, its sources' maintenance or
+        realert holds it; with aggregation it waits in the rule's period's batch."""
+        top = severity_rank(alert.severity) >= severity_rank(TOP_SEVERITY)
+        if self._silenced(c, alert, now) or (
+                not top and self.maintenance.sources_until(alert.sources or [], now)):
             return False
         group = self._group(c, alert.rule, alert.group_key)
         last = utc(group.last_notice_at)
@@ -392,10 +335,13 @@ class Alerts:
                        f"{self.flap_changes} 次以上，合并为一条波动告警，平稳后再通知结果）")
         else:
             message = base  # fired_at = first fired: a replay keeps the notice id
-        self.outbox.enqueue(message, alert.channels, conn=c, now=now)
+        hold = hold_for(alert.rule, alert.aggregate_seconds or 0.0, alert.severity, now,
+                        self.timezone, TOP_SEVERITY)
+        self.outbox.enqueue(message, alert.channels, conn=c, now=now, hold=hold)
         esc = dict(alert.escalation) if alert.escalation else None
-        if esc and esc.get("due_at") is None:
-            esc["due_at"] = (now + timedelta(seconds=esc["after"])).isoformat()
+        if esc and esc.get("due_at") is None:  # from when the notice goes
+            start = hold.until if hold else now
+            esc["due_at"] = (start + timedelta(seconds=esc["after"])).isoformat()
         c.execute(update(alerts).where(alerts.c.id == alert.id).values(
             notified=True, escalation=esc, updated_at=now))
         if not flapping:
@@ -438,7 +384,12 @@ class Alerts:
             base = AlertMessage.from_dict(alert.message)
             message = dataclasses.replace(base, kind="resolved", fired_at=now,
                                           reason=comment or base.reason)
-            self.outbox.enqueue(message, alert.channels, conn=c, now=now)
+            waiting = held_batches(c, alert.id)  # its firing notice still waits in a digest
+            rest = [ch for ch in alert.channels if ch not in waiting]
+            for channel, hold in waiting.items():  # ... so this one joins it there
+                self.outbox.enqueue(message, [channel], conn=c, now=now, hold=hold)
+            if rest:
+                self.outbox.enqueue(message, rest, conn=c, now=now)
 
 
 def forget_groups(conn: Connection, rule: str) -> None:

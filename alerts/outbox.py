@@ -17,16 +17,18 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, time as dtime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Mapping
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from alerts.aggregation import Hold, batch_digest, units
 from alerts.channels import Channel, DeliveryResult, safe_send
+from alerts.maintenance import MAINTENANCE, MAX_WINDOW, Maintenance
 from alerts.message import AlertMessage, make_digest, severity_rank
 from alerts.pacing import Pacer
+from alerts.quiet import QuietHours  # noqa: F401  (re-exported: alerts.outbox.QuietHours)
 from alerts.tables import (DEAD, PENDING, SENDING, SENT, alert_deliveries, alert_notices,
                            alerts, ensure_tables, group_key, utc)
 
@@ -55,45 +57,6 @@ class RetryPolicy:
         return max(wait, retry_after or 0.0)
 
 
-@dataclass(frozen=True)
-class QuietHours:
-    """Daily quiet hours of a channel in the office's zone: ``start`` ≤ t < ``end`` (may wrap
-    midnight).  Notices below the top severity wait until ``end``; the top severity goes now."""
-
-    start: dtime
-    end: dtime
-    zone: str = "Asia/Shanghai"
-
-    @classmethod
-    def parse(cls, text: str, zone: str = "Asia/Shanghai") -> "QuietHours":
-        """``"22:00-07:30"`` → QuietHours (ValueError with a one-line message if malformed)."""
-        try:
-            a, b = (part.strip() for part in text.split("-"))
-            start, end = dtime.fromisoformat(a), dtime.fromisoformat(b)
-            ZoneInfo(zone)
-        except Exception:  # noqa: BLE001
-            raise ValueError(f"quiet hours must look like '22:00-07:00' in a known zone, "
-                             f"got {text!r} ({zone})") from None
-        if start == end:
-            raise ValueError(f"quiet hours {text!r} are empty: start equals end")
-        return cls(start, end, zone)
-
-    def until(self, now: datetime) -> datetime | None:
-        """When the quiet hours that hold at ``now`` end (UTC), or None if it is not quiet."""
-        local = now.astimezone(ZoneInfo(self.zone))
-        t = local.time().replace(tzinfo=None)
-        if self.start < self.end:
-            quiet = self.start <= t < self.end
-            end_day = local.date()
-        else:  # wraps midnight
-            quiet = t >= self.start or t < self.end
-            end_day = local.date() + timedelta(days=1) if t >= self.start else local.date()
-        if not quiet:
-            return None
-        end = datetime.combine(end_day, self.end, tzinfo=ZoneInfo(self.zone))
-        return end.astimezone(timezone.utc)
-
-
 @dataclass
 class Delivery:
     """One delivery row, as ``monitor alerts outbox`` shows it."""
@@ -113,6 +76,7 @@ class Delivery:
     held: str | None
     severity: str
     kind: str
+    batch: str | None = None  # sent together with the other deliveries of its batch
 
 
 @dataclass
@@ -145,12 +109,13 @@ class Outbox:
     def __init__(self, engine: Engine, channels: Mapping[str, Channel], *,
                  clock: Callable[[], datetime] = utcnow, policy: RetryPolicy = RetryPolicy(),
                  quiet_hours: Mapping[str, QuietHours] | None = None,
-                 rng: random.Random | None = None):
+                 rng: random.Random | None = None, maintenance: Maintenance | None = None):
         self.engine = engine
         self.channels = dict(channels)
         self.clock = clock
         self.policy = policy
         self.quiet = dict(quiet_hours or {})
+        self.maintenance = maintenance or Maintenance()
         self.rng = rng or random.Random()
         self._pacers: dict[str, Pacer] = {}
         self._busy: dict[str, threading.Thread] = {}
@@ -160,21 +125,23 @@ class Outbox:
     # -- writing --------------------------------------------------------------------------------
 
     def enqueue(self, message: AlertMessage, channels: Iterable[str], *,
-                conn: Connection | None = None, now: datetime | None = None) -> list[int]:
+                conn: Connection | None = None, now: datetime | None = None,
+                hold: Hold | None = None) -> list[int]:
         """Write the notice and one pending delivery per channel; return the new delivery ids.
 
         With ``conn`` the rows join the caller's transaction (the caller commits).  Enqueuing
         the same notice to the same channel again adds nothing.  A channel this outbox does not
         know is written too, and dead-lettered at once with a message saying so (never lost).
+        With ``hold`` the deliveries wait until ``hold.until`` and go with their batch.
         """
         now = now or self.clock()
         if conn is None:
             with self.engine.begin() as own:
-                return self._enqueue(own, message, list(channels), now)
-        return self._enqueue(conn, message, list(channels), now)
+                return self._enqueue(own, message, list(channels), now, hold)
+        return self._enqueue(conn, message, list(channels), now, hold)
 
     def _enqueue(self, conn: Connection, message: AlertMessage, channels: list[str],
-                 now: datetime) -> list[int]:
+                 now: datetime, hold: Hold | None = None) -> list[int]:
         if conn.execute(select(alerts.c.id).where(alerts.c.id == message.alert_id)).first() \
                 is None:  # used without the lifecycle layer: keep a minimal alert row
             conn.execute(insert(alerts).values(
@@ -197,7 +164,9 @@ class Outbox:
             known = name in self.channels
             result = conn.execute(insert(alert_deliveries).values(
                 notice_id=notice, channel=name, state=PENDING if known else DEAD, attempts=0,
-                created_at=now, next_at=now,
+                created_at=now, next_at=hold.until if hold and known else now,
+                held=hold.reason if hold and known else None,
+                batch=hold.batch if hold else None,
                 last_error=None if known else f"unknown channel {name!r}: not in "
                                               f"channels.toml (or not usable)"))
             ids.append(result.inserted_primary_key[0])
@@ -226,17 +195,19 @@ class Outbox:
         now = now or self.clock()
         report = Round()
         self._release_stale(now)
+        d = alert_deliveries.c
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(alert_deliveries.c.id, alert_deliveries.c.channel,
-                       alert_notices.c.severity, alert_notices.c.message,
-                       alert_deliveries.c.attempts)
-                .join(alert_notices, alert_notices.c.notice_id == alert_deliveries.c.notice_id)
-                .where(and_(alert_deliveries.c.state == PENDING,
-                            or_(alert_deliveries.c.next_at <= now,
-                                # later than any wait we set: the clock jumped back
-                                alert_deliveries.c.next_at > now + self._longest_wait())))
-                .order_by(alert_deliveries.c.id)).all()
+                select(d.id, d.channel, alert_notices.c.severity, alert_notices.c.message,
+                       d.attempts, d.batch)
+                .join(alert_notices, alert_notices.c.notice_id == d.notice_id)
+                .where(and_(d.state == PENDING, or_(
+                    d.next_at <= now,
+                    # later than any wait we set: the clock jumped back
+                    and_(or_(d.held.is_(None), d.held != MAINTENANCE),
+                         d.next_at > now + self._longest_wait()),
+                    d.next_at > now + MAX_WINDOW + timedelta(hours=1))))
+                .order_by(d.id)).all()
         by_channel: dict[str, list] = {}
         for row in rows:
             by_channel.setdefault(row.channel, []).append(row)
@@ -246,9 +217,9 @@ class Outbox:
                 self._dead(items, f"unknown channel {name!r}: not in channels.toml", now)
                 report.add(dead=len(items))
                 continue
-            items = self._past_quiet(name, items, now, report)
-            if limit is not None:
-                items = sorted(items, key=lambda r: (-severity_rank(r.severity), r.id))[:limit]
+            items = self._past_holds(name, items, now, report)
+            if limit is not None:  # sends: the rows of a batch go as one
+                items = [r for unit in units(items)[:limit] for r in unit]
             if not items:
                 continue
             with self._lock:
@@ -269,16 +240,19 @@ class Outbox:
         """Longer than any wait the outbox sets (backoff cap, a day of quiet hours)."""
         return timedelta(seconds=max(self.policy.cap, 86400.0) + 3600.0)
 
-    def _past_quiet(self, name: str, items: list, now: datetime, report: Round) -> list:
-        quiet = self.quiet.get(name)
-        end = quiet.until(now) if quiet else None
+    def _past_holds(self, name: str, items: list, now: datetime, report: Round) -> list:
+        """Hold below the top severity during the channel's maintenance, then quiet hours."""
+        end, why = self.maintenance.channel_until(name, now), MAINTENANCE
+        if end is None:
+            quiet = self.quiet.get(name)
+            end, why = (quiet.until(now) if quiet else None), "quiet"
         if end is None:
             return items
         hold = [r.id for r in items if severity_rank(r.severity) < severity_rank(TOP_SEVERITY)]
         if hold:
             with self.engine.begin() as conn:
                 conn.execute(update(alert_deliveries).where(alert_deliveries.c.id.in_(hold))
-                             .values(next_at=end, held="quiet"))
+                             .values(next_at=end, held=why))
             report.add(held=len(hold))
         held = set(hold)
         return [r for r in items if r.id not in held]
@@ -338,20 +312,25 @@ class Outbox:
         clock = (lambda: fixed) if fixed is not None else self.clock
         now = clock()
         pacer = self._pacer(channel, now)
-        items = sorted(items, key=lambda r: (-severity_rank(r.severity), r.id))
-        plan = pacer.plan(items, now.timestamp())
+        plan = pacer.plan(units(items), now.timestamp())  # a batch takes one slot
         if plan.held:
             until = now + timedelta(seconds=plan.wait or 1.0)
+            held = [r.id for unit in plan.held for r in unit]
             with self.engine.begin() as conn:
-                conn.execute(update(alert_deliveries).where(
-                    alert_deliveries.c.id.in_([r.id for r in plan.held]))
-                    .values(next_at=until, held="pacing"))
-            report.add(held=len(plan.held))
-        batches = [[r] for r in plan.single] + ([plan.digest] if plan.digest else [])
-        for batch in batches:
+                conn.execute(update(alert_deliveries).where(alert_deliveries.c.id.in_(held))
+                             .values(next_at=until, held="pacing"))
+            report.add(held=len(held))
+        merged = [r for unit in plan.digest for r in unit]
+        batches = [(u, False) for u in plan.single] + ([(merged, True)] if merged else [])
+        for batch, paced in batches:
             now = clock()
             messages = [AlertMessage.from_dict(r.message) for r in batch]
-            message = messages[0] if len(batch) == 1 else make_digest(messages, fired_at=now)
+            if len(batch) == 1:
+                message = messages[0]
+            elif paced:  # the burst beyond the pace
+                message = make_digest(messages, fired_at=now)
+            else:  # one rule's aggregation period
+                message = batch_digest(messages, batch[0].batch, now)
             if not self._claim(batch, now):
                 continue
             pacer.record(now.timestamp())
@@ -384,6 +363,9 @@ class Outbox:
                     state=SENT, sent_at=now, digest_id=digest, last_error=None))
                 report.add(sent=len(ids))
                 return
+            # one wait for the whole batch, so that its parts come due (and go) together again
+            wait = self.policy.delay(max(r.attempts for r in batch) + 1, self.rng,
+                                     result.retry_after)
             for row in batch:
                 attempts = row.attempts + 1
                 values: dict[str, Any] = {"last_error": result.detail[:2000],
@@ -392,7 +374,6 @@ class Outbox:
                     values.update(state=DEAD, held=None)
                     report.add(dead=1)
                 else:
-                    wait = self.policy.delay(attempts, self.rng, result.retry_after)
                     values.update(state=PENDING, next_at=now + timedelta(seconds=wait),
                                   held="backoff")
                     report.add(retried=1)
@@ -412,7 +393,7 @@ class Outbox:
         d, n = alert_deliveries.c, alert_notices.c
         query = (select(d.id, d.notice_id, n.alert_id, d.channel, d.state, d.attempts,
                         d.next_at, d.sending_at, d.sent_at, d.digest_id, d.last_error,
-                        d.last_code, d.held, n.severity, n.kind)
+                        d.last_code, d.held, n.severity, n.kind, d.batch)
                  .join(alert_notices, n.notice_id == d.notice_id).order_by(d.id))
         if state:
             query = query.where(d.state == state)

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (JSON, Boolean, Column, DateTime, Float, Index, Integer, String, Table, Text,
-                        UniqueConstraint)
+                        UniqueConstraint, inspect)
 from sqlalchemy.engine import Engine
 
 from monitor.state import metadata
@@ -47,6 +47,8 @@ alerts = Table(
     Column("escalation", JSON),                       # {"chain", "after", "step", "due_at"}
     Column("message", JSON),                          # the latest AlertMessage.to_dict()
     Column("realert_seconds", Float),                 # no new firing notice for the group within
+    Column("aggregate_seconds", Float),               # firing notices go in a digest per period
+    Column("sources", JSON),                          # sources its documents / group came from
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_alerts_rule_group_state", "rule", "group_key", "state"),
 )
@@ -95,7 +97,8 @@ alert_deliveries = Table(
     Column("digest_id", String(64)),                 # sent inside this digest notice
     Column("last_error", Text),
     Column("last_code", String(32)),
-    Column("held", String(32)),                      # why it waits: quiet, pacing, backoff
+    Column("held", String(32)),                      # why it waits: quiet, pacing, backoff …
+    Column("batch", String(240)),                    # sent together with the same channel+batch
     UniqueConstraint("notice_id", "channel", name="uq_delivery_notice_channel"),
     Index("ix_deliveries_due", "state", "next_at"),
 )
@@ -117,15 +120,30 @@ TABLES = [alerts, alert_transitions, alert_groups, alert_notices, alert_deliveri
 
 
 def ensure_tables(engine: Engine) -> None:
-    """Create the alert tables that are missing (idempotent; safe with several processes)."""
+    """Create the alert tables and columns that are missing (idempotent; safe with several
+    processes): a table made by an older version gets its new, nullable columns."""
     if engine.dialect.name != "sqlite":
         with engine.begin() as conn:
             metadata.create_all(conn, tables=TABLES)
+            _add_columns(conn)
         return
     with engine.connect() as conn:
         conn.exec_driver_sql("BEGIN IMMEDIATE")  # as StateDB does: one creator at a time
         metadata.create_all(conn, tables=TABLES)
+        _add_columns(conn)
         conn.commit()
+
+
+def _add_columns(conn) -> None:
+    inspector = inspect(conn)
+    quote = conn.dialect.identifier_preparer.quote
+    for table in TABLES:
+        have = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in have:
+                kind = column.type.compile(dialect=conn.dialect)
+                conn.exec_driver_sql(f"ALTER TABLE {quote(table.name)} "
+                                     f"ADD COLUMN {quote(column.name)} {kind}")
 
 
 def utc(value: datetime | None) -> datetime | None:

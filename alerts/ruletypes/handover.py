@@ -35,12 +35,17 @@ def to_alert(firing: Firing, store):
 
     rule = firing.rule
     title = rule.title + (f"（{'，'.join(firing.group.values())}）" if firing.group else "")
+    docs = alert_docs(store, firing.documents)
     return AlertFiring(rule=rule.id, group=dict(firing.group), severity=rule.severity,
                        title=title, reason=firing.reason, channels=list(rule.channels),
                        rule_name=rule.title, fired_at=firing.window[1],
-                       count=firing.count, window=firing.window,
-                       documents=alert_docs(store, firing.documents),
-                       realert=float(rule.realert_minutes * 60))
+                       count=firing.count, window=firing.window, documents=docs,
+                       realert=float(rule.realert_minutes * 60),
+                       aggregate=float(rule.aggregation_minutes * 60),
+                       # a source's maintenance holds it only if all it saw came from there
+                       sources=([firing.group["source"]] if firing.group.get("source") else
+                                list(rule.filters.sources) or
+                                list(dict.fromkeys(d.source for d in docs if d.source))))
 
 
 def apply(firings: list[Firing], alerts, store, *, now=None, conn=None) -> list:
