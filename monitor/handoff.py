@@ -179,6 +179,18 @@ class Inbox:
         self._others: dict[str, Any] = {}  # label -> Ingestor of a crawl another process ran
         self._lock = threading.RLock()  # one writer: the loop and collect() take turns
         self._changed = threading.Condition()
+        self._sweep_counts()
+
+    def _sweep_counts(self, older_than: float = 86400.0) -> None:
+        """Remove published counts no crawl came back for (the crawl was killed)."""
+        if not self.directory.is_dir():
+            return
+        for path in self.directory.glob(f"*{COUNTS}"):
+            try:
+                if time.time() - path.stat().st_mtime > older_than:
+                    path.unlink()
+            except OSError:
+                pass
 
     def expect(self, label: str) -> None:
         """A crawl with this label is starting: keep its counts until :meth:`collect`."""

@@ -189,7 +189,7 @@ def test_a_file_left_by_a_killed_service_is_stored_once_and_alerts_once(make_con
             finally:
                 service.stop()
         assert len(rx.accepted("webhook")) == 1
-    assert not list(inbox_dir(config.data_dir).iterdir())
+    assert not list(inbox_dir(config.data_dir).glob("*.jsonl*"))  # stored, files gone
     with Monitor(config) as m:
         assert m.store.count(SearchQuery()) == 1
 
