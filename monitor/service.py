@@ -88,8 +88,11 @@ class Service:
             self.monitor._state = self.state
             store = self.monitor.store  # the writer's connection (hand-off thread)
             self.reader = open_store(config.store, self.monitor.plugins.stores())
+            from alerts.maintenance import load_maintenance
+
+            maintenance = load_maintenance(config.config_dir, timezone=config.timezone)
             self.outbox = Outbox(self.state.engine, self._load_channels(), clock=self.clock,
-                                 **self._outbox_options())
+                                 maintenance=maintenance, **self._outbox_options())
             self.alerts = Alerts(self.outbox, timezone=config.timezone)
             self.rules = self._load_rules()
             self.engine.start(store, now)
