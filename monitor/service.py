@@ -30,6 +30,7 @@ from monitor.config import MonitorConfig
 log = logging.getLogger(__name__)
 
 QUIET_EVERY = 30.0  # s between looks for per-document episodes that have gone quiet
+RELOAD_EVERY = 30.0  # s between looks at the rule files (a changed file is re-read)
 HIT_MEMORY_DAYS = 30  # per-document hits older than this are forgotten
 IDLE_WAIT = 1.0  # s the loop sleeps at most between rounds (less when something is due)
 STOP_GRACE = 30.0  # s a stop waits for hand-off files and sends in flight
@@ -60,6 +61,8 @@ class Service:
         self._evaluating: Future | None = None
         self._quiet_at: datetime | None = None
         self._renew_at: datetime | None = None
+        self._reload_at: datetime | None = None
+        self._rule_files: list = []
         self.started = False
 
     # -- start and stop -------------------------------------------------------------------------
@@ -152,6 +155,7 @@ class Service:
         from alerts.rules import load_rules
         from monitor.workdays import WorkCalendar
 
+        self._rule_files = self._rules_signature()
         rules, problems = load_rules(self.config.config_dir)
         for problem in problems:
             log.error("rule not loaded: %s", problem)
@@ -169,6 +173,30 @@ class Service:
                                      strict=False, on_warning=log.warning)
         self.engine = RuleEngine(rules, self.alerts, route=route, calendar=calendar)
         return rules
+
+    def _rules_signature(self) -> list:
+        folder = self.config.config_dir / "rules"
+        try:
+            return sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size)
+                          for p in folder.glob("*.toml"))
+        except OSError:
+            return []
+
+    def reload_rules(self, now: datetime) -> bool:
+        """Re-read the rule files if any was added, changed or removed; True if it did.  The
+        new rules take over at once (their state is in the database)."""
+        if self._rules_signature() == self._rule_files:
+            return False
+        from monitor.schedule import next_rule
+
+        old = self.engine
+        self._load_rules()
+        self.engine.start(self.monitor.store, now)
+        self.next_rule = {r.id: self.next_rule.get(r.id) or next_rule(
+            self.engine.evaluated_at(r.id), now, self.config.run.rule_interval_seconds)
+            for r in self.engine.windowed}
+        log.info("rules reloaded: %d rules (were %d)", len(self.engine.rules), len(old.rules))
+        return True
 
     def sources(self) -> list:
         """The enabled sources."""
@@ -241,6 +269,12 @@ class Service:
                 return done
             self._renew_at = now + timedelta(seconds=self.config.run.lease_seconds / 3)
         done["crawls"] = self._start_crawls(now)
+        try:
+            if self._reload_at is None or now >= self._reload_at:
+                self._reload_at = now + timedelta(seconds=RELOAD_EVERY)
+                self.reload_rules(now)
+        except Exception:  # noqa: BLE001 - a broken rules folder: keep the rules it had
+            log.exception("could not reload the rules; the loaded ones stay")
         done["rules"] = self._start_rules(now)
         try:
             if self._quiet_at is None or now >= self._quiet_at:

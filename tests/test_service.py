@@ -342,3 +342,22 @@ def test_monitor_crawl_while_the_service_runs_hands_off_to_it(board_site, make_c
         assert "stored by monitor run (pid" in result.message
         assert len(rx.accepted("webhook")) == 1  # the service's rules saw the documents
     assert not [p for p in inbox_dir(config.data_dir).iterdir()]
+
+
+def test_rule_files_changed_while_running_are_reloaded(make_config):
+    config = load_config(make_config())
+    clock = Clock(datetime(2026, 12, 1, tzinfo=UTC))
+    service = Service(config, clock=clock, channels={})
+    service.start()
+    try:
+        assert service.engine.rules == {}
+        _rule(config.config_dir, "wall", 'type = "match"\nterms = ["围墙"]\n')
+        _rule(config.config_dir, "burst", 'type = "frequency"\nwindow_minutes = 30\n'
+                                          'min_count = 3\n')
+        _rule(config.config_dir, "broken", 'type = "frequncy"\n')
+        service.run_pending()
+        assert sorted(service.engine.rules) == ["burst", "wall"]  # the broken one is logged
+        assert "burst" in service.next_rule
+        assert service.reload_rules(clock()) is False  # nothing changed since
+    finally:
+        service.stop()
