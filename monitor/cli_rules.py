@@ -18,7 +18,25 @@ def rules() -> None:
 def _load(obj: Context):
     from alerts.rules import load_rules
 
-    return load_rules(obj.config_dir)
+    found, problems = load_rules(obj.config_dir)
+    return found, problems + contact_problems(found.values(), obj.config_dir)
+
+
+def contact_problems(rules, config_dir):
+    """Problems with org.toml and with the rules' ``contacts``: unknown names, and people
+    reached through channels that channels.toml does not define (not checked without it)."""
+    from alerts.channels_config import CHANNELS_FILE, load_channels
+    from monitor.errors import ConfigError
+    from monitor.org import load_org
+
+    try:
+        org = load_org(config_dir)
+    except ConfigError as exc:
+        return [exc]  # the rules' contacts cannot be checked against a broken file
+    known = (load_channels(config_dir).names() if (config_dir / CHANNELS_FILE).exists()
+             else None)
+    return [ConfigError(problem, path=rule.path, key="contacts")
+            for rule in rules for problem in org.check(rule.contacts, known)]
 
 
 @rules.command("list")
