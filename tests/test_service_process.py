@@ -1,0 +1,332 @@
+"""``monitor run`` as a real process: ``python -m monitor -c DIR run`` in a subprocess, a real
+Scrapy crawl of a loopback site, the real webhook receiver (tests/receivers.py), then the state
+database, the store and the inbox read afterwards.  Signals are real signals; ``kill -9`` is a
+real SIGKILL.  Every wait polls with a deadline and says what it waited for; no assertion is on
+a duration.  (tests/test_service.py covers the service in-process with an injected clock.)
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from functools import partial
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from conftest import FIXTURES
+from monitor import localsite
+from monitor.app import Monitor
+from monitor.config import SourceConfig, load_config
+from monitor.handoff import inbox_dir
+from monitor.lease import service_lease
+from monitor.localsite import LETTER_BOARD_SELECTORS, serve_directory, write_letter_board
+from monitor.state import StateDB, crawl_runs, process_alive
+from monitor.store import SearchQuery
+from receivers import Receiver
+
+ROOT = Path(__file__).resolve().parents[1]
+LETTERS = 60  # letters on the slow board: a crawl of several hand-off files (one a second)
+SLOW = 0.1  # s the slow board takes per response (it answers one request at a time)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+def wait_for(what: str, check, timeout: float, step: float = 0.1):
+    """Poll ``check`` until it returns something true; AssertionError naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:g} s: {what}")
+        time.sleep(step)
+
+
+def _board(base: str) -> SourceConfig:
+    """The fixture message board (5 letters, two list pages; see tests/test_service.py)."""
+    return SourceConfig(
+        id="board", spider="message_board", channel="board",
+        url=f"{base}/board/list.synthetic.html", max_pages=5, interval_minutes=30,
+        selectors={"links": "table.list td.title a",
+                   "next_page": "//div[@class='pager']/a[text()='下一页']/@href",
+                   "title": "h1.letter-title", "question": "div.letter-body", "asker": ".asker",
+                   "submitted": ".submitted::text", "number": "xpath://span[@class='no']/text()",
+                   "reply": "div.reply-body", "reply_unit": ".reply-unit",
+                   "reply_time": ".reply-time", "status": ".status"})
+
+
+@pytest.fixture(scope="module")
+def board_site(tmp_path_factory):
+    root = tmp_path_factory.mktemp("site")
+    shutil.copytree(FIXTURES / "pages" / "board", root / "board")
+    with serve_directory(root, charset=None) as base:
+        yield base
+
+
+class _QuietServer(localsite._Server):
+    def handle_error(self, request, client_address):  # a stopped crawler drops connections
+        pass
+
+
+class _SlowHandler(localsite._Handler):
+    def do_GET(self):  # noqa: N802 - stdlib name
+        with self.server.one_at_a_time:  # however many requests the crawler sends at once
+            time.sleep(self.server.delay)
+            super().do_GET()
+
+
+class SlowSite:
+    """A letter board (monitor.localsite.write_letter_board) answering one request at a time,
+    each after ``delay`` seconds; ``delay`` may be changed while it runs."""
+
+    def __init__(self, root: Path, letters: int = LETTERS, delay: float = SLOW):
+        write_letter_board(root, "slow", letters)
+        self.server = _QuietServer(("127.0.0.1", 0), partial(_SlowHandler, directory=str(root)))
+        self.server.delay = delay
+        self.server.one_at_a_time = threading.Lock()
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def delay(self) -> float:
+        return self.server.delay
+
+    @delay.setter
+    def delay(self, value: float) -> None:
+        self.server.delay = value
+
+    def source(self) -> SourceConfig:
+        return SourceConfig(id="slow", spider="news_list", channel="board",
+                            url=f"{self.base}/slow/list.html", interval_minutes=30,
+                            selectors=LETTER_BOARD_SELECTORS)
+
+    def __enter__(self) -> "SlowSite":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _config(make_config, sources, rx: Receiver, rule: str, *, name: str = "config",
+            **settings) -> Path:
+    """A configuration directory: the sources, a webhook channel ``hook`` to ``rx`` and one
+    match rule ``watch``; ``settings`` replace keys of the starter monitor.toml."""
+    directory = make_config(sources, name=name)
+    main = directory / "monitor.toml"
+    text = main.read_text(encoding="utf-8")
+    for key, value in settings.items():
+        text, found = re.subn(rf"^{key} = \S+", f"{key} = {value}", text, count=1, flags=re.M)
+        assert found, key
+    main.write_text(text, encoding="utf-8")
+    (directory / "channels.toml").write_text(
+        f'[hook]\ntype = "webhook"\nurl = "{rx.url("webhook")}"\ntimeout = 2\n', encoding="utf-8")
+    (directory / "rules").mkdir(exist_ok=True)
+    (directory / "rules" / "watch.toml").write_text(
+        f'type = "match"\nquery = "{rule}"\nchannels = ["hook"]\n', encoding="utf-8")
+    return directory
+
+
+def _env(tmp_path: Path) -> dict:
+    env = dict(os.environ)
+    env["TMPDIR"] = str(tmp_path / "tmp")  # the crawls' work directories, kept apart
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.pop("MONITOR_CONFIG_DIR", None)
+    return env
+
+
+class Service:
+    """``python -m monitor -c DIR run …`` as a process, its stderr in ``log``."""
+
+    def __init__(self, config_dir: Path, tmp_path: Path, *args: str, name: str = "service"):
+        self.log = tmp_path / f"{name}.log"
+        self.out = tmp_path / f"{name}.out"
+        with open(self.log, "wb") as err, open(self.out, "wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "monitor", "-c", str(config_dir), "run", *args],
+                cwd=ROOT, env=_env(tmp_path), stdout=out, stderr=err,
+                stdin=subprocess.DEVNULL)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def stdout(self) -> str:
+        return self.out.read_text(encoding="utf-8", errors="replace")
+
+    def wait(self, timeout: float = 60) -> int:
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"monitor run did not exit within {timeout:g} s; its log:\n"
+                                 + self.text()[-3000:]) from None
+
+    def started(self, timeout: float = 30) -> None:
+        wait_for("monitor run started", lambda: "monitor run started" in self.text()
+                 or self.proc.poll() is not None, timeout)
+        assert self.proc.poll() is None, self.text()[-3000:]
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.wait(timeout)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=30)
+
+
+def _runs(config, source: str | None = None) -> list:
+    state = StateDB(config.state_url)
+    try:
+        return state.runs(source)
+    finally:
+        state.close()
+
+
+def _lease_rows(config) -> list:
+    state = StateDB(config.state_url)
+    try:
+        with state.engine.connect() as c:
+            return c.execute(select(service_lease)).all()
+    finally:
+        state.close()
+
+
+def _stored(config) -> int:
+    with Monitor(config) as m:
+        return m.store.count(SearchQuery())
+
+
+def _inbox(config) -> list[str]:
+    folder = inbox_dir(config.data_dir)
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+def _count(config) -> int:
+    """Documents in the store, read with plain sqlite3 (cheap enough to poll)."""
+    import sqlite3
+
+    path = config.store.path
+    if not Path(path).exists():
+        return 0
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        return conn.execute("SELECT count(*) FROM documents").fetchone()[0]
+    except sqlite3.OperationalError:  # not created yet
+        return 0
+    finally:
+        conn.close()
+
+
+# -- the tests ----------------------------------------------------------------------------------
+
+# -- one service on the fixture board: it crawls, stores, alerts; a second one refuses ------------
+
+@pytest.fixture(scope="module")
+def running(board_site, tmp_path_factory):
+    """One ``monitor run`` on the fixture board, a ``学校`` match rule to a webhook receiver."""
+    from monitor.starter import write_config
+
+    tmp = tmp_path_factory.mktemp("running")
+    with Receiver() as rx:
+        def make(sources, name="config"):
+            write_config(tmp / name, sources=sources, disabled=["sentiment_snownlp"])
+            return tmp / name
+
+        config = load_config(_config(make, [_board(board_site)], rx, "学校"))
+        service = Service(config.config_dir, tmp)
+        try:
+            service.started()
+            yield config, service, rx, tmp
+        finally:
+            code = service.stop()
+        assert code == 0, service.text()[-3000:]
+
+
+@pytest.mark.slow
+def test_the_service_crawls_the_board_once_stores_it_and_alerts(running):
+    config, service, rx, _ = running
+    wait_for("the board's crawl recorded", lambda: [r for r in _runs(config, "board")
+                                                      if r.status != "running"], 60)
+    [run] = _runs(config, "board")  # one crawl: the next is 30 minutes away
+    assert (run.status, run.inserted) == ("ok", 5), run.message
+    assert _count(config) == 5
+    hooks = wait_for("the match alert delivered", lambda: rx.accepted("webhook"), 30)
+    assert len(hooks) == 1
+    body = hooks[0].json
+    assert body["kind"] == "firing" and body["rule"] == "watch", body
+    assert not _inbox(config)  # every hand-off file stored and removed
+    assert service.proc.poll() is None
+    assert "crawl of board: ok" in service.text()
+
+
+@pytest.mark.slow
+def test_a_second_service_refuses_naming_the_first_and_leaves_it_alone(running):
+    config, first, rx, tmp = running
+    [before] = _lease_rows(config)
+    assert before.pid == first.pid
+    second = Service(config.config_dir, tmp, name="second")
+    assert second.wait(60) == 1
+    errors = [line for line in second.text().splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, second.text()[-3000:]
+    assert f"pid {first.pid} on host {socket.gethostname()}" in errors[0]
+    assert "Traceback" not in second.text()
+    # the first one runs on, still holding the lease, and was not told to stop
+    assert first.proc.poll() is None
+    [after] = _lease_rows(config)
+    assert (after.pid, after.host, after.since) == (before.pid, before.host, before.since)
+    assert "stopping" not in first.text()
+    assert len(_runs(config, "board")) <= 1  # the second one started no crawl
+
+
+# -- stopping ---------------------------------------------------------------------------------
+
+def _running_run(config, source: str):
+    """The source's crawl while it runs, once its crawler is recorded (else None)."""
+    runs = [r for r in _runs(config, source) if r.status == "running" and r.crawler_pid]
+    return runs[0] if runs else None
+
+
+@pytest.mark.slow
+def test_sigterm_stops_cleanly_recording_the_crawl_and_storing_its_handoff(make_config,
+                                                                           tmp_path):
+    with Receiver() as rx, SlowSite(tmp_path / "site") as site:
+        config = load_config(_config(make_config, [site.source()], rx, "积水"))
+        service = Service(config.config_dir, tmp_path)
+        service.started()
+        running = wait_for("the slow crawl running", lambda: _running_run(config, "slow"), 60)
+        wait_for("a first hand-off file stored", lambda: _count(config) > 0, 60)
+        assert service.proc.poll() is None
+        code = service.stop(signal.SIGTERM)
+        log = service.text()
+    assert code == 0, log[-3000:]
+    assert "stopping: SIGTERM" in log and "monitor run stopped" in log
+    assert "Traceback" not in log, log[-3000:]
+    assert _lease_rows(config) == []  # given up
+    [run] = _runs(config, "slow")
+    assert run.id == running.id
+    assert run.status == "failed" and "interrupted (SIGTERM)" in run.message, run.message
+    assert not process_alive(run.crawler_pid, run.crawler_start)  # the crawler was stopped
+    # what the stopped crawler handed off is stored, and nothing waits in the inbox
+    handed = (run.report or {}).get("handed_off")
+    stored = _count(config)
+    assert _inbox(config) == []
+    assert handed is not None and 0 < stored == handed < LETTERS, (stored, run.report)
