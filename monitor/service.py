@@ -63,6 +63,7 @@ class Service:
         self._renew_at: datetime | None = None
         self._reload_at: datetime | None = None
         self._rule_files: list = []
+        self._last_round: datetime | None = None
         self.started = False
 
     # -- start and stop -------------------------------------------------------------------------
@@ -259,6 +260,7 @@ class Service:
         from monitor.lease import LeaseLost
 
         now = now or self.clock()
+        self._check_clock(now)
         done = {"crawls": [], "rules": 0, "ticked": [], "closed": 0, "delivered": None}
         if self._renew_at is None or now >= self._renew_at:
             try:
@@ -285,6 +287,29 @@ class Service:
         except Exception:  # noqa: BLE001 - the state database is busy: next round
             log.exception("alert round failed; tried again next round")
         return done
+
+    def _check_clock(self, now: datetime) -> None:
+        """A clock that jumped back would push every due time away (and the lease renewal
+        with it): pull them back to at most one period from now."""
+        last, self._last_round = self._last_round, now
+        if last is None or now >= last - timedelta(seconds=5):
+            return
+        log.warning("the clock jumped back by %s; due times are moved back with it",
+                    last - now)
+        self._renew_at = self._quiet_at = self._reload_at = None
+        rules_every = timedelta(seconds=self.config.run.rule_interval_seconds)
+        for rule_id, due in self.next_rule.items():
+            self.next_rule[rule_id] = min(due, now + rules_every)
+        for source in self.sources():
+            due = self.next_crawl.get(source.id)
+            if due is not None and not source.cron:
+                self.next_crawl[source.id] = min(due, now + timedelta(
+                    minutes=source.interval_minutes))
+            elif due is not None:
+                from monitor.schedule import next_crawl
+
+                self.next_crawl[source.id] = min(due, next_crawl(source, now, now,
+                                                                 self.config.timezone))
 
     def _start_crawls(self, now: datetime) -> list[str]:
         from monitor.schedule import next_crawl

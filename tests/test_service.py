@@ -361,3 +361,21 @@ def test_rule_files_changed_while_running_are_reloaded(make_config):
         assert service.reload_rules(clock()) is False  # nothing changed since
     finally:
         service.stop()
+
+
+def test_a_clock_that_jumps_back_does_not_push_the_schedule_away(make_config):
+    config = load_config(make_config())
+    _rule(config.config_dir, "burst", 'type = "frequency"\nwindow_minutes = 30\nmin_count = 3\n')
+    clock = Clock(datetime(2026, 12, 1, 12, 0, tzinfo=UTC))
+    service = Service(config, clock=clock, channels={})
+    service.start()
+    try:
+        service.run_pending()
+        service._evaluating.result()
+        assert service.next_rule["burst"] == clock() + timedelta(seconds=60)
+        clock.advance(hours=-3)  # the clock is set back three hours
+        service.run_pending()
+        assert service.next_rule["burst"] <= clock() + timedelta(seconds=60)
+        assert service._renew_at <= clock() + timedelta(seconds=60)
+    finally:
+        service.stop()
