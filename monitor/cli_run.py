@@ -23,6 +23,8 @@ def run(obj: Context, once: bool, as_json: bool) -> None:
 
     One service per state database: a second one refuses to start and names the first.
     SIGTERM, SIGINT (Ctrl-C) or SIGHUP stop it cleanly.  Logs go to stderr (-v for more).
+    Rule files are re-read when they change; restart it after changing sources, channels,
+    org.toml or maintenance.toml.  With --once the exit status is 1 if a crawl failed.
     """
     from monitor.service import Service
 
@@ -33,15 +35,21 @@ def run(obj: Context, once: bool, as_json: bool) -> None:
         root.setLevel(logging.INFO)
         for noisy in ("sqlalchemy", "urllib3"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-    service = Service(obj.config)
+    config = obj.config
+    for err in config.source_errors:  # never skip a broken source without saying so
+        log.error("source not crawled: %s", err)
+    service = Service(config)
     service.start()
     try:
         if once:
-            _report(service.run_once(), as_json)
+            done = service.run_once()
+            _report(done, as_json)
         else:
             service.run_forever()
     finally:
         service.stop()
+    if once and any(r.status == "failed" for r in done["results"]):
+        raise SystemExit(1)  # cron mails the output of a failed round
 
 
 def _report(done: dict, as_json: bool) -> None:
