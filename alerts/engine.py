@@ -8,7 +8,8 @@ schedule, and the state both keep in the state database.
   rule and group holds the burst: later matches update its count and its top documents (by
   risk), and the episode ends — resolved, with a notice to whoever was told — when the group
   has had no match for ``max(realert_minutes, 10)`` minutes (:meth:`close_quiet`).  A rule
-  added later does not fire on documents first stored before the service first ran it.
+  added later does not fire on documents first stored before the service first ran it, and
+  ``new_term`` learns the values of documents older than its learned history without firing.
 * **Window rules** are evaluated by :meth:`evaluate` at the times the service schedules; the
   groups firing (their ``active`` set) are the open alerts of the rule, so nothing about a
   window lives only in memory.  After a restart :meth:`catch_up` evaluates the steps missed
@@ -29,6 +30,7 @@ from sqlalchemy import (JSON, Column, DateTime, String, Table, and_, delete, ins
 from alerts.message import AlertDoc, AlertMessage
 from alerts.rules import Rule
 from alerts.ruletypes import Firing, RuleUnavailable, make
+from alerts.ruletypes._common import doc_matches, event_time, field_values
 from alerts.ruletypes.handover import to_alert
 from alerts.tables import OPEN_STATES, alerts, group_key, utc
 from monitor.documents import Document
@@ -170,7 +172,7 @@ class RuleEngine:
                     if doc.id in hit:
                         continue
                     if rule.type == "new_term":
-                        firing = evaluator.observe(doc, self.states[rule.id])
+                        firing = self._observe(evaluator, rule, doc)
                     else:
                         firing = (evaluator.firing(doc, events=self.events)
                                   if evaluator.matches(doc) else None)
@@ -187,6 +189,20 @@ class RuleEngine:
         except Exception:
             self.states[rule.id] = before  # the transaction rolled back: so does the state
             raise
+
+    def _observe(self, evaluator, rule: Rule, doc: Document):
+        """new_term on one document.  A document older than the learned history's end is
+        history, not news: its values are learned without firing (so the first crawl of a
+        new source, or a back-fill, never floods)."""
+        state = self.states[rule.id]
+        learned = state.get("learned_until")
+        if learned and event_time(doc) < datetime.fromisoformat(learned):
+            if doc_matches(rule, doc):
+                values = state.setdefault("values", {})
+                for value in field_values(doc, rule.params["field"]):
+                    values.setdefault(value, event_time(doc).isoformat())
+            return None
+        return evaluator.observe(doc, state)
 
     def close_quiet(self, now: datetime) -> int:
         """End the per-document episodes that have had no match for their quiet period."""

@@ -51,3 +51,57 @@ def last_crawl_starts(engine) -> dict[str, datetime]:
         rows = c.execute(select(crawl_runs.c.source, func.max(crawl_runs.c.started_at))
                          .group_by(crawl_runs.c.source)).all()
     return {source: _utc(started) for source, started in rows}
+
+
+class Schedule:
+    """The due times of one service: ``crawls`` (source id → next crawl) and ``rules`` (rule
+    id → next evaluation), rebuilt from the state database at start-up."""
+
+    def __init__(self, zone: str, rule_interval: float):
+        self.zone = zone
+        self.every = timedelta(seconds=rule_interval)
+        self.crawls: dict[str, datetime] = {}
+        self.rules: dict[str, datetime] = {}
+        self._last: datetime | None = None
+
+    def rebuild(self, sources, starts: dict[str, datetime], rules, evaluated_at, now) -> None:
+        """Due times from the last crawl starts and the rules' last evaluations."""
+        self.crawls = {s.id: next_crawl(s, starts.get(s.id), now, self.zone) for s in sources}
+        self.set_rules(rules, evaluated_at, now)
+
+    def set_rules(self, rules, evaluated_at, now) -> None:
+        """The window rules (after a reload): known ones keep their due time."""
+        self.rules = {r.id: self.rules.get(r.id) or next_rule(
+            evaluated_at(r.id), now, self.every.total_seconds()) for r in rules}
+
+    def take_crawls(self, sources, now: datetime, running: set[str]) -> list:
+        """The sources due now and not running; their next due time moves on."""
+        due = [s for s in sources if s.id not in running and self.crawls.get(s.id, now) <= now]
+        for source in due:
+            self.crawls[source.id] = next_crawl(source, now, now, self.zone)
+        return due
+
+    def take_rules(self, rules, now: datetime) -> list:
+        """The window rules due now; their next evaluation moves on."""
+        due = [r for r in rules if self.rules.get(r.id, now) <= now]
+        for rule in due:
+            self.rules[rule.id] = now + self.every
+        return due
+
+    def soonest(self) -> datetime | None:
+        """The next due time of anything."""
+        return min([*self.crawls.values(), *self.rules.values()], default=None)
+
+    def clock_jumped_back(self, now: datetime, sources) -> bool:
+        """True (and every due time pulled back to at most one period from now) when the
+        clock went back more than 5 s since the last call."""
+        last, self._last = self._last, now
+        if last is None or now >= last - timedelta(seconds=5):
+            return False
+        for rule_id, due in self.rules.items():
+            self.rules[rule_id] = min(due, now + self.every)
+        for source in sources:
+            if source.id in self.crawls:
+                self.crawls[source.id] = min(self.crawls[source.id],
+                                             next_crawl(source, now, now, self.zone))
+        return True

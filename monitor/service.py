@@ -55,15 +55,15 @@ class Service:
         self.wake = threading.Event()
         self.cancel = threading.Event()  # set on stop: running crawls are interrupted
         self.crawls: dict[str, Future] = {}
-        self.next_crawl: dict[str, datetime] = {}
-        self.next_rule: dict[str, datetime] = {}
+        from monitor.schedule import Schedule
+
+        self.schedule = Schedule(config.timezone, config.run.rule_interval_seconds)
         self.crawl_results: list = []
         self._evaluating: Future | None = None
         self._quiet_at: datetime | None = None
         self._renew_at: datetime | None = None
         self._reload_at: datetime | None = None
         self._rule_files: list = []
-        self._last_round: datetime | None = None
         self.started = False
 
     # -- start and stop -------------------------------------------------------------------------
@@ -104,15 +104,8 @@ class Service:
         except BaseException:
             self.lease.release()
             raise
-        starts = last_crawl_starts(self.state.engine)
-        from monitor.schedule import next_crawl, next_rule
-
-        for source in self.sources():
-            self.next_crawl[source.id] = next_crawl(source, starts.get(source.id), now,
-                                                    config.timezone)
-        for rule in self.engine.windowed:
-            self.next_rule[rule.id] = next_rule(self.engine.evaluated_at(rule.id), now,
-                                                config.run.rule_interval_seconds)
+        self.schedule.rebuild(self.sources(), last_crawl_starts(self.state.engine),
+                              self.engine.windowed, self.engine.evaluated_at, now)
         self.pool = ThreadPoolExecutor(config.run.max_parallel_crawls,
                                        thread_name_prefix="crawl")
         self.evaluator = ThreadPoolExecutor(1, thread_name_prefix="rules")
@@ -121,7 +114,7 @@ class Service:
         self._renew_at = now
         self.started = True
         log.info("monitor run started: %d sources, %d rules (%d per document), %d channels",
-                 len(self.next_crawl), len(self.engine.rules), len(self.engine.per_document),
+                 len(self.schedule.crawls), len(self.engine.rules), len(self.engine.per_document),
                  len(self.outbox.channels))
 
     def _load_channels(self) -> dict:
@@ -154,22 +147,18 @@ class Service:
     def _load_rules(self):
         from alerts.engine import RuleEngine
         from alerts.rules import load_rules
+        from monitor.org import load_org
         from monitor.workdays import WorkCalendar
 
         self._rule_files = self._rules_signature()
         rules, problems = load_rules(self.config.config_dir)
         for problem in problems:
             log.error("rule not loaded: %s", problem)
-        route = None
-        try:
-            from monitor.org import load_org
-        except ImportError:  # pragma: no cover - until org.toml support lands
-            load_org = None
-        if load_org is not None:
-            org = load_org(self.config.config_dir)
+        org = load_org(self.config.config_dir)
 
-            def route(rule):
-                return org.route(list(rule.channels), list(rule.contacts))
+        def route(rule):
+            return org.route(list(rule.channels), list(rule.contacts))
+
         calendar = WorkCalendar.load(self.config.config_dir, timezone=self.config.timezone,
                                      strict=False, on_warning=log.warning)
         self.engine = RuleEngine(rules, self.alerts, route=route, calendar=calendar)
@@ -188,14 +177,10 @@ class Service:
         new rules take over at once (their state is in the database)."""
         if self._rules_signature() == self._rule_files:
             return False
-        from monitor.schedule import next_rule
-
         old = self.engine
         self._load_rules()
         self.engine.start(self.monitor.store, now)
-        self.next_rule = {r.id: self.next_rule.get(r.id) or next_rule(
-            self.engine.evaluated_at(r.id), now, self.config.run.rule_interval_seconds)
-            for r in self.engine.windowed}
+        self.schedule.set_rules(self.engine.windowed, self.engine.evaluated_at, now)
         log.info("rules reloaded: %d rules (were %d)", len(self.engine.rules), len(old.rules))
         return True
 
@@ -251,8 +236,7 @@ class Service:
 
     def _wait(self) -> float:
         now = self.clock()
-        due = [*self.next_crawl.values(), *self.next_rule.values()]
-        soon = min(due, default=now + timedelta(seconds=IDLE_WAIT))
+        soon = self.schedule.soonest() or now + timedelta(seconds=IDLE_WAIT)
         return max(0.05, min(IDLE_WAIT, (soon - now).total_seconds()))
 
     def run_pending(self, now: datetime | None = None) -> dict:
@@ -291,37 +275,14 @@ class Service:
     def _check_clock(self, now: datetime) -> None:
         """A clock that jumped back would push every due time away (and the lease renewal
         with it): pull them back to at most one period from now."""
-        last, self._last_round = self._last_round, now
-        if last is None or now >= last - timedelta(seconds=5):
-            return
-        log.warning("the clock jumped back by %s; due times are moved back with it",
-                    last - now)
-        self._renew_at = self._quiet_at = self._reload_at = None
-        rules_every = timedelta(seconds=self.config.run.rule_interval_seconds)
-        for rule_id, due in self.next_rule.items():
-            self.next_rule[rule_id] = min(due, now + rules_every)
-        for source in self.sources():
-            due = self.next_crawl.get(source.id)
-            if due is not None and not source.cron:
-                self.next_crawl[source.id] = min(due, now + timedelta(
-                    minutes=source.interval_minutes))
-            elif due is not None:
-                from monitor.schedule import next_crawl
-
-                self.next_crawl[source.id] = min(due, next_crawl(source, now, now,
-                                                                 self.config.timezone))
+        if self.schedule.clock_jumped_back(now, self.sources()):
+            log.warning("the clock jumped back; due times are moved back with it")
+            self._renew_at = self._quiet_at = self._reload_at = None
 
     def _start_crawls(self, now: datetime) -> list[str]:
-        from monitor.schedule import next_crawl
-
+        running = {sid for sid, f in self.crawls.items() if not f.done()}  # one per source
         started = []
-        for source in self.sources():
-            running = self.crawls.get(source.id)
-            if running is not None and not running.done():
-                continue  # at most one crawl per source
-            if self.next_crawl.get(source.id, now) > now:
-                continue
-            self.next_crawl[source.id] = next_crawl(source, now, now, self.config.timezone)
+        for source in self.schedule.take_crawls(self.sources(), now, running):
             self.crawls[source.id] = self.pool.submit(self._crawl, source.id)
             started.append(source.id)
         return started
@@ -353,12 +314,9 @@ class Service:
     def _start_rules(self, now: datetime) -> int:
         if self._evaluating is not None and not self._evaluating.done():
             return 0
-        due = [r for r in self.engine.windowed if self.next_rule.get(r.id, now) <= now]
+        due = self.schedule.take_rules(self.engine.windowed, now)
         if not due:
             return 0
-        for rule in due:
-            self.next_rule[rule.id] = now + timedelta(
-                seconds=self.config.run.rule_interval_seconds)
         self._evaluating = self.evaluator.submit(self._evaluate, due, now)
         return len(due)
 
@@ -399,7 +357,7 @@ class Service:
             future.result()
         self.inbox.run_once()
         now = self.clock()
-        due = [r for r in self.engine.windowed if self.next_rule.get(r.id, now) <= now]
+        due = self.schedule.take_rules(self.engine.windowed, now)
         self._evaluate(due, now)
         self.engine.close_quiet(now)
         ticked = self.alerts.tick(now)

@@ -328,7 +328,7 @@ def test_monitor_crawl_while_the_service_runs_hands_off_to_it(board_site, make_c
     with Receiver() as rx:
         service = Service(config, channels=_hook(rx))
         service.start()
-        service.next_crawl["board"] = datetime(2099, 1, 1, tzinfo=UTC)  # it crawls nothing
+        service.schedule.crawls["board"] = datetime(2099, 1, 1, tzinfo=UTC)  # it crawls nothing
         loop = threading.Thread(target=service.run_forever)
         loop.start()
         try:
@@ -357,7 +357,7 @@ def test_rule_files_changed_while_running_are_reloaded(make_config):
         _rule(config.config_dir, "broken", 'type = "frequncy"\n')
         service.run_pending()
         assert sorted(service.engine.rules) == ["burst", "wall"]  # the broken one is logged
-        assert "burst" in service.next_rule
+        assert "burst" in service.schedule.rules
         assert service.reload_rules(clock()) is False  # nothing changed since
     finally:
         service.stop()
@@ -372,10 +372,31 @@ def test_a_clock_that_jumps_back_does_not_push_the_schedule_away(make_config):
     try:
         service.run_pending()
         service._evaluating.result()
-        assert service.next_rule["burst"] == clock() + timedelta(seconds=60)
+        assert service.schedule.rules["burst"] == clock() + timedelta(seconds=60)
         clock.advance(hours=-3)  # the clock is set back three hours
         service.run_pending()
-        assert service.next_rule["burst"] <= clock() + timedelta(seconds=60)
+        assert service.schedule.rules["burst"] <= clock() + timedelta(seconds=60)
         assert service._renew_at <= clock() + timedelta(seconds=60)
+    finally:
+        service.stop()
+
+
+def test_new_term_learns_old_documents_silently_and_fires_on_new_ones(make_config):
+    config = load_config(make_config())
+    _rule(config.config_dir, "new-place", 'type = "new_term"\nfield = "place"\n')
+    clock = Clock(datetime(2026, 12, 1, 12, 0, tzinfo=UTC))
+    service = Service(config, clock=clock, channels={})
+    service.start()  # an empty store: nothing learned yet, learned_until = 10:59 … 11:00
+    try:
+        old = [make_document(f"旧帖{i}", title=f"旧帖{i}", place=p,
+                             published_at=clock() - timedelta(days=3))
+               for i, p in enumerate(["城关镇", "东湖镇"])]
+        new = make_document("新帖", title="新帖", place="白沙镇", published_at=clock())
+        again = make_document("又一帖", title="又一帖", place="城关镇", published_at=clock())
+        service.monitor.ingest(old + [new, again])
+        pairs = [(d, "inserted") for d in old + [new, again]]
+        assert service.engine.on_stored(pairs, service.monitor.store, clock()) == 1
+        [alert] = service.alerts.list()
+        assert alert.message["group"] == {"place": "白沙镇"}
     finally:
         service.stop()
