@@ -42,6 +42,7 @@ class Firing:
     realert: float = 0.0                      # s: no new firing notice for the group within
     escalation: list[list[str]] = field(default_factory=list)  # channels per later step
     escalate_after: float | None = None       # s without an ack before the next step
+    escalate_steps: list[float] = field(default_factory=list)  # s before each step, if they differ
     aggregate: float = 0.0                    # s: firing notices go in one digest per period
     sources: list[str] = field(default_factory=list)  # where its documents / group come from
 

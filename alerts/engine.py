@@ -285,7 +285,8 @@ class RuleEngine:
             route = self.route(rule)
             alert = dataclasses.replace(alert, channels=list(route.channels),
                                         escalation=[list(s) for s in route.escalation],
-                                        escalate_after=route.escalate_after)
+                                        escalate_after=route.escalate_after,
+                                        escalate_steps=list(getattr(route, "step_after", [])))
         if merge:
             alert = self._merged(alert, rule, conn)
         self.alerts.fire(alert, now=now, conn=conn)
@@ -306,8 +307,10 @@ class RuleEngine:
         window = (min(old.window[0], alert.window[0]), max(old.window[1], alert.window[1])) \
             if old.window and alert.window else alert.window
         count = (old.count or 1) + 1
+        latest = alert.documents[0].title if alert.documents else ""
         return dataclasses.replace(alert, documents=top, count=count, window=window,
-                                   reason=f"{count} 条信息命中规则「{rule.title}」，最新：{alert.reason}")
+                                   reason=f"{count} 条信息命中规则「{rule.title}」"
+                                          + (f"（最新：{latest[:30]}）" if latest else ""))
 
     def forget_hits(self, before: datetime) -> int:
         """Drop per-document hits recorded before ``before`` (they cannot fire again anyway:

@@ -85,7 +85,7 @@ class Alerts:
             flapping = self._change(c, firing.rule, gk, now) >= self.flap_changes
             state = FLAPPING if flapping else FIRING
             escalation = ({"chain": firing.escalation, "after": firing.escalate_after,
-                           "step": 0, "due_at": None}
+                           "afters": list(firing.escalate_steps), "step": 0, "due_at": None}
                           if firing.escalation and firing.escalate_after else None)
             c.execute(insert(alerts).values(
                 id=aid, rule=firing.rule, group_key=gk, state=state, severity=firing.severity,
@@ -144,7 +144,7 @@ class Alerts:
             alert = self._must(c, aid, (ACKNOWLEDGED,), "unacknowledge")
             esc = dict(alert.escalation) if alert.escalation else None
             if esc:
-                esc["due_at"] = (now + timedelta(seconds=esc["after"])).isoformat()
+                esc["due_at"] = (now + timedelta(seconds=_wait(esc, esc["step"]))).isoformat()
             c.execute(update(alerts).where(alerts.c.id == aid).values(
                 state=FIRING, escalation=esc, updated_at=now))
             self._record(c, aid, now, ACKNOWLEDGED, FIRING, "unack", by, comment)
@@ -341,7 +341,7 @@ class Alerts:
         esc = dict(alert.escalation) if alert.escalation else None
         if esc and esc.get("due_at") is None:  # from when the notice goes
             start = hold.until if hold else now
-            esc["due_at"] = (start + timedelta(seconds=esc["after"])).isoformat()
+            esc["due_at"] = (start + timedelta(seconds=_wait(esc, 0))).isoformat()
         c.execute(update(alerts).where(alerts.c.id == alert.id).values(
             notified=True, escalation=esc, updated_at=now))
         if not flapping:
@@ -363,11 +363,12 @@ class Alerts:
         base = AlertMessage.from_dict(alert.message)
         message = dataclasses.replace(
             base, kind="escalation", fired_at=now,
-            reason=f"{base.reason}（{esc['after'] / 60:g} 分钟内无人确认，第 {step + 1} 级升级）")
+            reason=f"{base.reason}（{_wait(esc, step) / 60:g} 分钟内无人确认，第 {step + 1} 级升级）")
         self.outbox.enqueue(message, channels, conn=c, now=now)
         more = step + 1 < len(esc["chain"])
         esc = {**esc, "step": step + 1,
-               "due_at": (now + timedelta(seconds=esc["after"])).isoformat() if more else None}
+               "due_at": (now + timedelta(seconds=_wait(esc, step + 1))).isoformat()
+               if more else None}
         c.execute(update(alerts).where(alerts.c.id == alert.id).values(
             channels=channels, escalation=esc, updated_at=now))
         self._record(c, alert.id, now, FIRING, FIRING, "escalate", "clock",
@@ -390,6 +391,12 @@ class Alerts:
                 self.outbox.enqueue(message, [channel], conn=c, now=now, hold=hold)
             if rest:
                 self.outbox.enqueue(message, rest, conn=c, now=now)
+
+
+def _wait(esc: dict, step: int) -> float:
+    """Seconds without an acknowledgement before escalation step ``step`` (0 = the first)."""
+    afters = esc.get("afters") or []
+    return float(afters[step]) if step < len(afters) else float(esc["after"])
 
 
 def forget_groups(conn: Connection, rule: str) -> None:

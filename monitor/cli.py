@@ -79,7 +79,7 @@ def cli(ctx: click.Context, config_dir: str | None, verbose: int) -> None:
 
 @cli.command()
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--force", is_flag=True, help="Overwrite an existing monitor.toml.")
+@click.option("--force", is_flag=True, help="Overwrite existing starter files.")
 @pass_ctx
 def init(obj: Context, directory: Path | None, force: bool) -> None:
     """Write a working starter configuration into DIRECTORY (default: the config dir)."""
@@ -89,7 +89,10 @@ def init(obj: Context, directory: Path | None, force: bool) -> None:
     written = write_config(target, force=force)
     for path in written:
         click.echo(f"wrote {path}")
-    click.echo(f"\nNext: edit {target / 'sources'}, then `monitor -c {target} sources test ID`.")
+    click.echo(f"\nNext: edit {target / 'sources'}, then `monitor -c {target} sources test ID`;\n"
+               f"set the alert channels in {target / 'channels.toml'} and the people in "
+               f"{target / 'org.toml'}, check with `monitor -c {target} rules check`, and start "
+               f"`monitor -c {target} run`.")
 
 
 @cli.command()

@@ -28,15 +28,17 @@ DEMO_QUERY = "围墙 倒塌"
 @pass_ctx
 def demo(obj: Context, directory: Path | None, seed: int, no_sentiment: bool,
          serve: bool) -> None:
-    """Crawl, analyse, store and search a bundled synthetic county site, offline.
+    """Crawl, analyse, store and search a bundled synthetic county site, offline, and show
+    the alerts its rules raise.
 
     The site (a county portal news list, a 县长信箱 with replied and unanswered letters, a
-    city news RSS feed) is generated, served on 127.0.0.1 and crawled with the real spiders.
+    city news RSS feed) is generated, served on 127.0.0.1 and crawled with the real spiders
+    by one round of the service (`monitor run --once`), which stores what they collect and
+    evaluates the rules of the starter configuration.
     """
-    from monitor.app import Monitor
     from monitor.config import load_config
-    from monitor.crawl import run_crawls
     from monitor.demo.site import build_site
+    from monitor.service import Service
     from monitor.demo.sources import demo_sources
     from monitor.localsite import serve_directory
     from monitor.starter import write_config
@@ -50,14 +52,17 @@ def demo(obj: Context, directory: Path | None, seed: int, no_sentiment: bool,
                          port=_previous_port(root / "config")) as base_url:
         sources = demo_sources(base_url)
         config_dir = root / "config"
-        write_config(config_dir, sources=sources, force=True,
+        write_config(config_dir, sources=sources, force=True, extras=True,
               disabled=["sentiment_snownlp"] if no_sentiment else [])
         config = load_config(config_dir)
-        with Monitor(config) as monitor:
+        service = Service(config)
+        service.start()
+        try:
             click.echo(f"Serving it on {base_url}; crawling {len(sources)} sources …\n")
-            results = run_crawls(config, [s.id for s in sources], monitor=monitor)
-            click.echo(crawl_table(results))
-            found = summarise(monitor, config.timezone)
+            results = service.run_once()["results"]
+            click.echo(crawl_table(sorted(results, key=lambda r: r.source)))
+            found = summarise(service.monitor, config.timezone)
+            show_alerts(service.alerts, config.timezone)
             click.echo(f"\nDone in {time.monotonic() - started:.0f}s. Everything is in {root}.")
             show = f"show {found.hits[0].document.id}" if found.hits else "store stats"
             click.echo("Try:\n"
@@ -65,8 +70,9 @@ def demo(obj: Context, directory: Path | None, seed: int, no_sentiment: bool,
                        f"  monitor -c {config_dir} search 学校 -围墙\n"
                        f"  monitor -c {config_dir} {show}\n"
                        f"  monitor -c {config_dir} search --unanswered --channel mailbox\n"
-                       f"  monitor -c {config_dir} store stats\n"
-                       f"  monitor -c {config_dir} plugins list")
+                       f"  monitor -c {config_dir} alerts list\n"
+                       f"  monitor -c {config_dir} rules test school-safety-match --since 3d\n"
+                       f"  monitor -c {config_dir} store stats")
             if serve:
                 click.echo(f"\nThe site stays up at {base_url} (Ctrl-C to stop); e.g.\n"
                            f"  monitor -c {config_dir} sources test county-mailbox")
@@ -75,6 +81,8 @@ def demo(obj: Context, directory: Path | None, seed: int, no_sentiment: bool,
                         time.sleep(3600)
                 except KeyboardInterrupt:
                     pass
+        finally:
+            service.stop()
     if any(r.status == "failed" for r in results):
         raise SystemExit(1)
 
@@ -146,3 +154,22 @@ def summarise(monitor, tz: str):
     for hit in found.hits:
         click.echo(render_hit(hit, tz))
     return found
+
+
+def show_alerts(alerts, tz: str, limit: int = 5) -> None:
+    """The open alerts, each with its reason and top documents (one alert per burst)."""
+    from alerts.message import SEVERITIES, AlertMessage
+
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    messages = [AlertMessage.from_dict(a.message) for a in alerts.list() if a.state != "resolved"]
+    # the most severe first, then the biggest bursts
+    messages.sort(key=lambda m: (-rank.get(m.severity, 0), -(m.count or 0), m.title))
+    click.echo(f"\n== Alerts raised: {len(messages)} open (the rules in config/rules/) ==")
+    for message in messages[:limit]:
+        click.echo(f"  [{SEVERITIES.get(message.severity, message.severity)}] {message.title}"
+                   f" — {message.reason}  ({message.alert_id})")
+        for doc in message.documents[:3]:
+            click.echo(f"      {local_time(doc.published_at, tz)}  {clip(doc.title, 50)}  "
+                       f"[{doc.source}]")
+    if len(messages) > limit:
+        click.echo(f"  … and {len(messages) - limit} more: monitor alerts list")

@@ -239,6 +239,16 @@ def test_escalation_reaches_the_last_step_and_stops(world):
     assert book.get(alert.id).escalation["step"] == 2
 
 
+def test_each_escalation_step_waits_its_own_time(world):
+    book, clock = world
+    alert = book.fire(firing(escalation=[["chief"], ["director"]], escalate_after=600,
+                             escalate_steps=[600, 1800]))
+    assert book.tick(clock.at(10)) == [f"{alert.id}: escalated"]  # 10 min: the first step
+    assert book.tick(clock.at(30)) == []                          # the second waits 30 min
+    assert book.tick(clock.at(40)) == [f"{alert.id}: escalated"]
+    assert [k for k, _ in got(book, "director")] == ["escalation"]
+
+
 def test_state_survives_a_restart(world, tmp_path):
     book, clock = world
     alert = book.fire(firing(realert=600))

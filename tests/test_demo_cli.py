@@ -136,7 +136,7 @@ def test_readme_search_examples_find_documents_in_the_demo(demo_dir):
 def test_the_demo_suggestions_work(demo_dir):
     root, output = demo_dir
     tried = _examples(output.split("Try:")[1], "monitor -c")
-    assert {args[2] for args in tried} >= {"search", "show", "store", "plugins"}
+    assert {args[2] for args in tried} >= {"search", "show", "store", "alerts", "rules"}
     for args in tried:
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 0, (args, result.output)
@@ -144,3 +144,22 @@ def test_the_demo_suggestions_work(demo_dir):
             assert result.output.startswith("hits 1–"), (args, result.output[:200])
         if args[2] == "show":
             assert "── text ──" in result.output and f"id {args[3]}" not in result.output
+
+
+def test_the_demo_raises_one_alert_for_the_school_wall_burst(demo_dir):
+    """The starter rules fire on the story: one alert listing the top posts, not one per post."""
+    root, output = demo_dir
+    section = output.split("== Alerts raised:")[1].split("Done in")[0]
+    school = [line for line in section.splitlines() if "学校安全舆情 —" in line]
+    assert len(school) == 1, section
+    assert re.search(r"学校安全舆情 — [4-9] 条信息命中规则", school[0]), school[0]
+    block = section.split(school[0])[1].split("\n  [")[0]
+    assert block.count("围墙") >= 2  # its top posts follow it
+    listed = json.loads(CliRunner().invoke(cli, ["-c", str(root / "config"), "alerts", "list",
+                                                 "--rule", "school-safety-match",
+                                                 "--json"]).output)
+    assert len(listed) == 1
+    # the county's own rebuttal and press release (own = true) are not public opinion
+    shown = CliRunner().invoke(cli, ["-c", str(root / "config"), "alerts", "show",
+                                     listed[0]["id"]]).output
+    assert "county-news" not in shown

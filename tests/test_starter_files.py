@@ -176,8 +176,6 @@ def test_rules_check_without_channels_file_does_not_check_channel_names(tmp_path
     assert check.exit_code == 0 and "0 problem(s)" in check.output
 
 
-@pytest.mark.xfail(strict=True, reason="setup.cfg [options.package_data] does not list "
-                   "starter_files/ yet (see the report of issue 7, items 7 and 10)")
 def test_package_data_ships_the_templates():
     parser = configparser.ConfigParser()
     parser.read(ROOT / "setup.cfg", encoding="utf-8")
