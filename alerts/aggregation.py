@@ -56,9 +56,18 @@ def batch_key(rule: str, seconds: float, end: datetime) -> str:
 
 
 def hold_for(rule: str, seconds: float, severity: str, now: datetime, zone: str,
-             top: str = "critical") -> Hold | None:
-    """The aggregation hold of a firing notice raised at ``now`` (None: send it now)."""
-    if not seconds or seconds <= 0 or severity_rank(severity) >= severity_rank(top):
+             top: str = "critical", *, cron: str | None = None) -> Hold | None:
+    """The aggregation hold of a firing notice raised at ``now`` (None: send it now).  With
+    ``cron`` the period ends at the next time of that crontab line in ``zone``."""
+    if severity_rank(severity) >= severity_rank(top):
+        return None
+    if cron:
+        from monitor.schedule import cron_trigger
+
+        end = cron_trigger(cron, zone).get_next_fire_time(None, now + timedelta(microseconds=1))
+        end = end.astimezone(timezone.utc)
+        return Hold(AGGREGATION, end, f"aggregate/cron/{int(end.timestamp())}/{rule}"[:240])
+    if not seconds or seconds <= 0:
         return None
     end = period_end(now, seconds, zone)
     return Hold(AGGREGATION, end, batch_key(rule, seconds, end))

@@ -44,6 +44,7 @@ class Firing:
     escalate_after: float | None = None       # s without an ack before the next step
     escalate_steps: list[float] = field(default_factory=list)  # s before each step, if they differ
     aggregate: float = 0.0                    # s: firing notices go in one digest per period
+    aggregate_cron: str = ""                  # or: one digest at each of these times
     sources: list[str] = field(default_factory=list)  # where its documents / group come from
 
     def source_ids(self) -> list[str]:
@@ -81,6 +82,7 @@ class Alert:
     updated_at: datetime
     realert_seconds: float | None = None
     aggregate_seconds: float | None = None
+    aggregate_cron: str | None = None
     sources: list[str] | None = None
 
     @classmethod

@@ -93,6 +93,7 @@ class Alerts:
                 fire_count=1, channels=list(dict.fromkeys(firing.channels)),
                 escalation=escalation, message=message.to_dict(), updated_at=now,
                 realert_seconds=firing.realert, aggregate_seconds=firing.aggregate or None,
+                aggregate_cron=firing.aggregate_cron or None,
                 sources=firing.source_ids()))
             self._record(c, aid, now, None, state, "fired", "rule", None)
             self._maybe_notify(c, self._get(c, aid), now)
@@ -336,7 +337,7 @@ class Alerts:
         else:
             message = base  # fired_at = first fired: a replay keeps the notice id
         hold = hold_for(alert.rule, alert.aggregate_seconds or 0.0, alert.severity, now,
-                        self.timezone, TOP_SEVERITY)
+                        self.timezone, TOP_SEVERITY, cron=alert.aggregate_cron)
         self.outbox.enqueue(message, alert.channels, conn=c, now=now, hold=hold)
         esc = dict(alert.escalation) if alert.escalation else None
         if esc and esc.get("due_at") is None:  # from when the notice goes

@@ -29,7 +29,8 @@ GROUP_FIELDS = ("source", "channel", "place", "department", "kind", "status", "a
 EVENT_UNAVAILABLE = "group_by = event is not available until event detection exists"
 
 COMMON_KEYS = {"id", "name", "type", "enabled", "severity", "query", "terms", "group_by",
-               "channels", "contacts", "realert_minutes", "aggregation_minutes", "filters",
+               "channels", "contacts", "realert_minutes", "aggregation_minutes", "aggregation_cron",
+               "filters",
                "top", "description"}
 WINDOW_KEYS = {"window_minutes", "late_allowance_minutes"}
 #: Keys each type adds to the common ones (values are defaults; None = required).
@@ -84,6 +85,7 @@ class Rule:
     contacts: list[str] = field(default_factory=list)
     realert_minutes: int = 60
     aggregation_minutes: int = 0
+    aggregation_cron: str = ""  # digests at these times (office zone) instead of every N minutes
     top: int = 5
     description: str = ""
     filters: Filters = field(default_factory=Filters)
@@ -233,6 +235,7 @@ def check_rule(data: dict, path: Path) -> tuple[Rule | None, list[ConfigError]]:
         realert_minutes=p.take(lambda: _number(t, "realert_minutes", 60, integer=True), 60),
         aggregation_minutes=p.take(lambda: _number(t, "aggregation_minutes", 0, integer=True),
                                    0),
+        aggregation_cron=p.take(lambda: _cron(t), ""),
         top=p.take(lambda: _number(t, "top", 5, integer=True), 5),
         description=p.take(lambda: t.get("description", str, ""), ""),
         filters=p.take(lambda: parse_filters(t.table("filters"), p), Filters()), path=path)
@@ -353,6 +356,19 @@ def check_channels(rules: list[Rule], config_dir: Path) -> list[ConfigError]:
                 problems.append(ConfigError(f"unknown channel {name!r}{hint}", path=rule.path,
                                             key="channels"))
     return problems
+
+
+def _cron(t: Table) -> str:
+    from monitor.sourcefile import cron_error
+
+    expr = t.get("aggregation_cron", str, "").strip()
+    if expr and t.data.get("aggregation_minutes"):
+        raise ConfigError("give either aggregation_cron or aggregation_minutes, not both",
+                          path=t.path, key=t._key("aggregation_cron"))
+    problem = cron_error(expr) if expr else None
+    if problem:
+        raise ConfigError(problem, path=t.path, key=t._key("aggregation_cron"))
+    return expr
 
 
 def load_rules(config_dir: Path, *, check_channel_names: bool = True

@@ -48,6 +48,7 @@ alerts = Table(
     Column("message", JSON),                          # the latest AlertMessage.to_dict()
     Column("realert_seconds", Float),                 # no new firing notice for the group within
     Column("aggregate_seconds", Float),               # firing notices go in a digest per period
+    Column("aggregate_cron", String(100)),            # … or at the times of this crontab line
     Column("sources", JSON),                          # sources its documents / group came from
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_alerts_rule_group_state", "rule", "group_key", "state"),

@@ -122,6 +122,34 @@ def test_firing_notices_are_held_then_go_per_channel_as_one_digest_at_the_period
         assert {d.digest_id for d in rows} == {digest["alert_id"]}
 
 
+def test_aggregation_on_a_cron_sends_one_digest_at_each_time_in_the_office_zone(world):
+    # 10:00 Shanghai; digests at 09:00 and 17:00 local: the next one is at 17:00 (09:00 UTC)
+    for minute, place in ((5, "城关镇"), (200, "河口乡")):
+        world.clock.at(minute)
+        world.book.fire(firing(place, aggregate=0.0, aggregate_cron="0 9,17 * * *"))
+    assert {d.next_at for d in world.box.deliveries()} == {at(7 * 60)}
+    world.clock.at(7 * 60 - 1)
+    assert world.sent() == []
+    world.clock.at(7 * 60)
+    [digest] = world.sent()
+    assert digest["kind"] == "digest" and digest["count"] == 2
+
+
+def test_aggregation_cron_is_checked_when_the_rule_loads(tmp_path):
+    import tomllib
+    from alerts.rules import parse_rule
+    from monitor.errors import ConfigError
+
+    base = 'type = "match"\nquery = "学校"\n'
+    assert parse_rule(tomllib.loads(base + 'aggregation_cron = "0 9,17 * * *"'),
+                      tmp_path / "r.toml").aggregation_cron == "0 9,17 * * *"
+    with pytest.raises(ConfigError, match="aggregation_cron"):
+        parse_rule(tomllib.loads(base + 'aggregation_cron = "0 25 * * *"'), tmp_path / "r.toml")
+    with pytest.raises(ConfigError, match="not both"):
+        parse_rule(tomllib.loads(base + 'aggregation_cron = "0 9 * * *"\n'
+                                 'aggregation_minutes = 10'), tmp_path / "r.toml")
+
+
 def test_a_notice_on_the_boundary_waits_for_the_next_period_and_a_lone_one_goes_as_itself(world):
     world.clock.at(10)
     world.book.fire(firing("城关镇"))

@@ -42,6 +42,7 @@ def to_alert(firing: Firing, store):
                        count=firing.count, window=firing.window, documents=docs,
                        realert=float(rule.realert_minutes * 60),
                        aggregate=float(rule.aggregation_minutes * 60),
+                       aggregate_cron=rule.aggregation_cron,
                        # a source's maintenance holds it only if all it saw came from there
                        sources=([firing.group["source"]] if firing.group.get("source") else
                                 list(rule.filters.sources) or
