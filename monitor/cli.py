@@ -179,7 +179,7 @@ def _register_subcommands() -> None:
     from monitor.cli_alerts import alerts
     from monitor.cli_demo import demo
     from monitor.cli_rules import rules
-    from monitor.cli_run import run
+    from monitor.cli_run import run, status
     from monitor.cli_search import search
     from monitor.cli_show import show
     from monitor.cli_sources import sources
@@ -193,6 +193,7 @@ def _register_subcommands() -> None:
     cli.add_command(rules)
     cli.add_command(alerts)
     cli.add_command(run)
+    cli.add_command(status)
 
 
 _register_subcommands()

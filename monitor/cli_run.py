@@ -65,3 +65,56 @@ def _report(done: dict, as_json: bool) -> None:
         click.echo("no crawl was due")
     counts = ", ".join(f"{k} {v}" for k, v in sorted(done["outbox"].items())) or "empty"
     click.echo(f"{done['rules']} window rule(s) evaluated; outbox: {counts}")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def status(obj: Context, as_json: bool) -> None:
+    """Is `monitor run` running (pid, host, since, last renewal), what waits in its inbox
+    and outbox, and how many alerts are open."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import func, select
+
+    from alerts.tables import OPEN_STATES, alerts, ensure_tables
+    from monitor.handoff import inbox_dir
+    from monitor.lease import Lease
+    from monitor.output import local_time
+    from monitor.spool import Spool
+    from monitor.state import StateDB
+
+    config = obj.config
+    engine = StateDB(config.state_url).engine
+    ensure_tables(engine)
+    lease = Lease(engine)
+    holder = lease.holder()
+    now = datetime.now(timezone.utc)
+    gone = lease._gone(holder, now) if holder else None
+    with engine.connect() as c:
+        open_alerts = c.execute(select(func.count()).select_from(alerts).where(
+            alerts.c.state.in_(OPEN_STATES))).scalar()
+    from alerts.outbox import Outbox
+
+    outbox = Outbox(engine, {}).counts()
+    inbox = len(Spool(inbox_dir(config.data_dir)).pending())
+    data = {"running": holder is not None and gone is None,
+            "service": None if holder is None else {
+                "pid": holder.pid, "host": holder.host, "since": holder.since.isoformat(),
+                "renewed_at": holder.renewed_at.isoformat(), "gone": gone},
+            "inbox_files": inbox, "outbox": outbox, "open_alerts": open_alerts}
+    if as_json:
+        echo_json(data)
+        return
+    tz = config.timezone
+    if holder is None:
+        click.echo("monitor run: not running")
+    elif gone:
+        click.echo(f"monitor run: not running (the last one, pid {holder.pid} on "
+                   f"{holder.host}, is gone: {gone})")
+    else:
+        click.echo(f"monitor run: running, pid {holder.pid} on {holder.host}, since "
+                   f"{local_time(holder.since, tz)} (lease renewed "
+                   f"{local_time(holder.renewed_at, tz)})")
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(outbox.items())) or "empty"
+    click.echo(f"inbox: {inbox} file(s) waiting; outbox: {counts}; open alerts: {open_alerts}")

@@ -400,3 +400,21 @@ def test_new_term_learns_old_documents_silently_and_fires_on_new_ones(make_confi
         assert alert.message["group"] == {"place": "白沙镇"}
     finally:
         service.stop()
+
+
+def test_monitor_status_names_the_running_service(make_config):
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+
+    config = load_config(make_config())
+    idle = CliRunner().invoke(cli, ["-c", str(config.config_dir), "status"])
+    assert idle.exit_code == 0 and "monitor run: not running" in idle.output
+    service = Service(config, channels={})
+    service.start()
+    try:
+        out = CliRunner().invoke(cli, ["-c", str(config.config_dir), "status"]).output
+        assert f"running, pid {os.getpid()} on " in out
+        assert "inbox: 0 file(s) waiting" in out
+    finally:
+        service.stop()
