@@ -41,6 +41,29 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+class UnusableChannel:
+    """A channel named in channels.toml that could not be set up (a secret not set, a bad
+    key): its deliveries become dead letters that say why, visible in ``monitor alerts
+    outbox`` and re-sendable once it is fixed and the service restarted."""
+
+    type = "unusable"
+    timeout = 1.0
+    limits = ()
+
+    def __init__(self, name: str, reason: str):
+        self.name, self.reason = name, reason
+
+    def send(self, message):
+        """Never delivers: the reason it cannot."""
+        from alerts.channels import DeliveryResult
+
+        return DeliveryResult.failed(self.reason, retryable=False)
+
+    def describe(self) -> dict:
+        """What is shown about it."""
+        return {"name": self.name, "type": self.type, "reason": self.reason}
+
+
 class Service:
     """The service on one configuration; :meth:`start`, then :meth:`run_forever` (or
     :meth:`run_once`), then :meth:`stop`."""
@@ -124,9 +147,15 @@ class Service:
         from alerts.channels_config import load_channels
 
         found = load_channels(self.config.config_dir)
-        for error in found.errors:
-            log.error("channel not usable: %s", error)
         channels = dict(found.channels)
+        for name in found.names():
+            if name in channels or name in found.disabled:
+                continue
+            try:
+                found.get(name)
+            except Exception as exc:  # noqa: BLE001 - the reason is what matters
+                log.error("%s", exc)
+                channels[name] = UnusableChannel(name, str(exc))
         channels.setdefault("log", LogChannel("log", {}))  # always there: the service log
         return channels
 
@@ -155,6 +184,10 @@ class Service:
         for problem in problems:
             log.error("rule not loaded: %s", problem)
         org = load_org(self.config.config_dir)
+        known = list(self.outbox.channels)
+        for rule in rules.values():
+            for problem in org.check(list(rule.contacts), known):
+                log.error("rule %s: %s", rule.id, problem)
 
         def route(rule):
             return org.route(list(rule.channels), list(rule.contacts))

@@ -418,3 +418,26 @@ def test_monitor_status_names_the_running_service(make_config):
         assert "inbox: 0 file(s) waiting" in out
     finally:
         service.stop()
+
+
+def test_a_channel_whose_secret_is_not_set_dead_letters_with_the_reason(make_config,
+                                                                        monkeypatch):
+    monkeypatch.delenv("MONITOR_TEST_UNSET_SECRET", raising=False)
+    config = load_config(make_config())
+    (config.config_dir / "channels.toml").write_text(
+        '[robot]\ntype = "dingtalk"\n'
+        'webhook = "http://127.0.0.1:9/robot/send?access_token=${MONITOR_TEST_UNSET_SECRET}"\n',
+        encoding="utf-8")
+    _rule(config.config_dir, "wall", 'type = "match"\nterms = ["围墙"]\nchannels = ["robot"]\n')
+    service = Service(config)
+    service.start()
+    try:
+        docs = [make_document("学校围墙倒塌", title="围墙倒塌")]
+        service.monitor.ingest(docs)
+        service.engine.on_stored([(docs[0], "inserted")], service.monitor.store,
+                                 service.clock())
+        service.outbox.deliver_due(service.clock(), wait=True)
+        [dead] = service.outbox.deliveries(state="dead")
+        assert dead.channel == "robot" and "MONITOR_TEST_UNSET_SECRET" in dead.last_error
+    finally:
+        service.stop()
