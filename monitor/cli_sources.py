@@ -30,7 +30,7 @@ def list_(obj: Context, as_json: bool) -> None:
                    "errors": [str(e) for e in config.source_errors]})
         return
     rows = [[s.id, "on" if s.enabled else "off", s.spider, s.channel, "yes" if s.own else "",
-             f"{s.interval_minutes}m", clip(s.name, 30), clip(s.url, 50)]
+             s.cron or f"{s.interval_minutes}m", clip(s.name, 30), clip(s.url, 50)]
             for s in config.sources.values()]
     click.echo(table(["id", "enabled", "spider", "channel", "own", "every", "name", "url"], rows))
     for err in config.source_errors:
