@@ -23,11 +23,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
+from alerts.engine import rule_hits
+from alerts.tables import alert_deliveries, alert_notices, alerts
 from conftest import FIXTURES
 from monitor import localsite
 from monitor.app import Monitor
 from monitor.config import SourceConfig, load_config
-from monitor.handoff import inbox_dir
+from monitor.handoff import COUNTS, inbox_dir
 from monitor.lease import service_lease
 from monitor.localsite import LETTER_BOARD_SELECTORS, serve_directory, write_letter_board
 from monitor.state import StateDB, crawl_runs, process_alive
@@ -193,6 +195,22 @@ class Service:
         self.proc.wait(timeout=30)
 
 
+@pytest.fixture
+def spawn(tmp_path):
+    """``spawn(config_dir, *args, name=…)`` starts a Service; any still running at the end of
+    the test is killed (a failed test must not leave a service working on a reused path)."""
+    started: list[Service] = []
+
+    def _spawn(config_dir: Path, *args: str, name: str = "service") -> Service:
+        service = Service(config_dir, tmp_path, *args, name=name)
+        started.append(service)
+        return service
+
+    yield _spawn
+    for service in started:
+        service.kill()
+
+
 def _runs(config, source: str | None = None) -> list:
     state = StateDB(config.state_url)
     try:
@@ -215,9 +233,12 @@ def _stored(config) -> int:
         return m.store.count(SearchQuery())
 
 
-def _inbox(config) -> list[str]:
+def _inbox(config, counts: bool = False) -> list[str]:
+    """The files waiting in the inbox: hand-off files (and, with ``counts``, the counts the
+    service publishes for a crawl it did not start, monitor.handoff.COUNTS)."""
     folder = inbox_dir(config.data_dir)
-    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    names = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    return names if counts else [n for n in names if not n.endswith(COUNTS)]
 
 
 def _count(config) -> int:
@@ -273,7 +294,7 @@ def test_the_service_crawls_the_board_once_stores_it_and_alerts(running):
     assert len(hooks) == 1
     body = hooks[0].json
     assert body["kind"] == "firing" and body["rule"] == "watch", body
-    assert not _inbox(config)  # every hand-off file stored and removed
+    assert not _inbox(config, counts=True)  # every hand-off file stored and removed
     assert service.proc.poll() is None
     assert "crawl of board: ok" in service.text()
 
@@ -307,10 +328,10 @@ def _running_run(config, source: str):
 
 @pytest.mark.slow
 def test_sigterm_stops_cleanly_recording_the_crawl_and_storing_its_handoff(make_config,
-                                                                           tmp_path):
+                                                                           tmp_path, spawn):
     with Receiver() as rx, SlowSite(tmp_path / "site") as site:
         config = load_config(_config(make_config, [site.source()], rx, "积水"))
-        service = Service(config.config_dir, tmp_path)
+        service = spawn(config.config_dir)
         service.started()
         running = wait_for("the slow crawl running", lambda: _running_run(config, "slow"), 60)
         wait_for("a first hand-off file stored", lambda: _count(config) > 0, 60)
@@ -328,5 +349,121 @@ def test_sigterm_stops_cleanly_recording_the_crawl_and_storing_its_handoff(make_
     # what the stopped crawler handed off is stored, and nothing waits in the inbox
     handed = (run.report or {}).get("handed_off")
     stored = _count(config)
-    assert _inbox(config) == []
+    assert _inbox(config, counts=True) == []
     assert handed is not None and 0 < stored == handed < LETTERS, (stored, run.report)
+
+
+# -- kill -9 and a restart ----------------------------------------------------------------------
+
+def _state(config, *tables) -> list[list]:
+    """Every row of each table, read from the state database."""
+    state = StateDB(config.state_url)
+    try:
+        with state.engine.connect() as c:
+            return [c.execute(select(t)).all() for t in tables]
+    finally:
+        state.close()
+
+
+def _sent(config) -> list[str]:
+    """Alert ids whose deliveries are all marked sent (none pending, sending or dead)."""
+    deliveries, notices = _state(config, alert_deliveries, alert_notices)
+    alert_of = {n.notice_id: n.alert_id for n in notices}
+    states: dict[str, set] = {}
+    for row in deliveries:
+        states.setdefault(alert_of[row.notice_id], set()).add(row.state)
+    return [a for a, s in states.items() if s == {"sent"}]
+
+
+def _backdate(config, source: str, minutes: float) -> None:
+    """Move the source's crawl starts back: the restart comes when the next crawl is due."""
+    state = StateDB(config.state_url)
+    try:
+        with state.engine.begin() as c:
+            for row in c.execute(select(crawl_runs.c.id, crawl_runs.c.started_at).where(
+                    crawl_runs.c.source == source)).all():
+                c.execute(update(crawl_runs).where(crawl_runs.c.id == row.id).values(
+                    started_at=row.started_at - timedelta(minutes=minutes)))
+    finally:
+        state.close()
+
+
+@pytest.mark.slow
+def test_kill_9_mid_crawl_then_a_restart_loses_nothing_and_tells_nothing_twice(make_config,
+                                                                               tmp_path, spawn):
+    host = socket.gethostname()
+    with Receiver() as rx, SlowSite(tmp_path / "site") as site:
+        config = load_config(_config(make_config, [site.source()], rx, "积水"))
+        first = spawn(config.config_dir, name="first")
+        first.started()
+        killed = wait_for("the slow crawl running", lambda: _running_run(config, "slow"), 60)
+        # the first documents stored, their alert told and marked sent: then the kill
+        told = wait_for("the alert delivered and marked sent", lambda: _sent(config), 60)
+        assert len(rx.accepted("webhook")) == 1
+        assert 0 < _count(config) < LETTERS
+        assert _running_run(config, "slow") is not None  # still crawling
+        first.kill()  # SIGKILL: no handler runs, the lease row and the running run stay behind
+        assert first.proc.returncode == -signal.SIGKILL
+        [lease] = _lease_rows(config)
+        assert lease.pid == first.pid
+        _backdate(config, "slow", 31)  # interval_minutes = 30
+        site.delay = 0.01
+        second = spawn(config.config_dir, name="second")
+        second.started()
+        log = second.text()
+        assert f"took over from monitor run pid {first.pid} on {host}" in log, log[-3000:]
+        assert _lease_rows(config)[0].pid == second.pid
+        done = wait_for("the restart's crawl recorded", lambda: [
+            r for r in _runs(config, "slow") if r.id > killed.id and r.status != "running"], 90)
+        wait_for("nothing left to deliver", lambda: not [
+            d for d in _state(config, alert_deliveries)[0] if d.state != "sent"], 30)
+        assert second.stop() == 0, second.text()[-3000:]
+        accepted = rx.accepted("webhook")
+    # the killed crawl's run is closed as interrupted (by the restart: its owner is gone)
+    [old] = [r for r in _runs(config, "slow") if r.id == killed.id]
+    assert old.status == "failed" and "interrupted" in old.message, old.message
+    assert f"pid {first.pid}" in old.message
+    # the next crawl stored every letter, each once
+    [new] = done
+    assert new.status == "ok", new.message
+    ingest = new.report["ingest"]
+    assert ingest["inserted"] + ingest["updated"] + ingest["unchanged"] == LETTERS, ingest
+    assert _count(config) == LETTERS
+    with Monitor(config) as m:
+        assert m.store.count(SearchQuery()) == LETTERS
+    assert _inbox(config) == []
+    # the killed crawl's late files were stored as another process's crawl: their counts wait
+    # for a `monitor crawl` that will never read them (swept after a day, monitor.handoff)
+    assert set(_inbox(config, counts=True)) <= {f"run{killed.id}-slow{COUNTS}"}
+    assert not list((tmp_path / "tmp").glob("monitor-crawl-*"))  # the orphan's workdir removed
+    # every letter fired the rule once, into one alert, told once
+    hits, [alert] = _state(config, rule_hits, alerts)
+    assert len(hits) == len({h.document_id for h in hits}) == LETTERS
+    assert alert.id in told and alert.message["count"] == LETTERS, alert.message.get("count")
+    ids = [r.json["alert_id"] for r in accepted]
+    notices = [r.json["notice_id"] for r in accepted]
+    assert ids == [alert.id], ids  # the notice delivered before the kill is not repeated
+    assert len(set(notices)) == len(notices)
+
+
+# -- --once -----------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_once_does_one_round_prints_it_and_exits(board_site, make_config, tmp_path, spawn):
+    with Receiver() as rx:
+        config = load_config(_config(make_config, [_board(board_site)], rx, "学校"))
+        once = spawn(config.config_dir, "--once", name="once")
+        assert once.wait(120) == 0, once.text()[-3000:]
+        out = once.stdout()
+        # the crawl table, then the round's line with the outbox counts
+        [row] = [line for line in out.splitlines() if line.split()[:2] == ["board", "ok"]]
+        assert "5 new" in row, out
+        assert "outbox: sent 1" in out.splitlines()[-1], out
+        assert len(rx.accepted("webhook")) == 1  # delivered before it exited
+        assert _count(config) == 5 and _lease_rows(config) == []
+        # again, as JSON: nothing is due (the board's next crawl is 30 minutes away)
+        again = spawn(config.config_dir, "--once", "--json", name="json")
+        assert again.wait(120) == 0, again.text()[-3000:]
+        data = json.loads(again.stdout())
+        assert data["crawls"] == [] and data["outbox"] == {"sent": 1}, data
+        assert len(rx.accepted("webhook")) == 1
