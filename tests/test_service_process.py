@@ -83,30 +83,43 @@ class _QuietServer(localsite._Server):
 
 class _SlowHandler(localsite._Handler):
     def do_GET(self):  # noqa: N802 - stdlib name
-        with self.server.one_at_a_time:  # however many requests the crawler sends at once
-            time.sleep(self.server.delay)
+        site: SlowSite = self.server.site
+        if self.path.rsplit("/", 1)[-1][:1].isdigit():  # a letter, not the list
+            site.hold()
+        with site.one_at_a_time:  # however many requests the crawler sends at once
+            time.sleep(site.delay)
             super().do_GET()
 
 
 class SlowSite:
     """A letter board (monitor.localsite.write_letter_board) answering one request at a time,
-    each after ``delay`` seconds; ``delay`` may be changed while it runs."""
+    each after ``delay`` seconds (which may be changed while it runs).  With ``open_letters``
+    the letters after the first ``open_letters`` wait until :meth:`release`: a crawl that
+    cannot finish before the test has done what it does in the middle of it."""
 
-    def __init__(self, root: Path, letters: int = LETTERS, delay: float = SLOW):
+    def __init__(self, root: Path, letters: int = LETTERS, delay: float = SLOW,
+                 open_letters: int | None = None):
         write_letter_board(root, "slow", letters)
+        self.delay, self.open_letters = delay, open_letters
+        self.one_at_a_time = threading.Lock()
+        self.gate = threading.Event()
+        self._asked = 0
+        self._count = threading.Lock()
         self.server = _QuietServer(("127.0.0.1", 0), partial(_SlowHandler, directory=str(root)))
-        self.server.delay = delay
-        self.server.one_at_a_time = threading.Lock()
+        self.server.site = self
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    @property
-    def delay(self) -> float:
-        return self.server.delay
+    def hold(self) -> None:
+        with self._count:
+            self._asked += 1
+            held = self.open_letters is not None and self._asked > self.open_letters
+        if held:
+            self.gate.wait(60)  # bounded: a test that fails must not hang its crawler
 
-    @delay.setter
-    def delay(self, value: float) -> None:
-        self.server.delay = value
+    def release(self) -> None:
+        """Answer the held letters (and every later one)."""
+        self.gate.set()
 
     def source(self) -> SourceConfig:
         return SourceConfig(id="slow", spider="news_list", channel="board",
@@ -118,6 +131,7 @@ class SlowSite:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.release()
         self.server.shutdown()
         self.server.server_close()
 
@@ -329,14 +343,16 @@ def _running_run(config, source: str):
 @pytest.mark.slow
 def test_sigterm_stops_cleanly_recording_the_crawl_and_storing_its_handoff(make_config,
                                                                            tmp_path, spawn):
-    with Receiver() as rx, SlowSite(tmp_path / "site") as site:
+    with Receiver() as rx, SlowSite(tmp_path / "site", open_letters=20) as site:
         config = load_config(_config(make_config, [site.source()], rx, "积水"))
         service = spawn(config.config_dir)
         service.started()
         running = wait_for("the slow crawl running", lambda: _running_run(config, "slow"), 60)
         wait_for("a first hand-off file stored", lambda: _count(config) > 0, 60)
         assert service.proc.poll() is None
-        code = service.stop(signal.SIGTERM)
+        service.proc.send_signal(signal.SIGTERM)
+        site.release()  # the letters in flight are answered; the crawler stops after them
+        code = service.wait(90)
         log = service.text()
     assert code == 0, log[-3000:]
     assert "stopping: SIGTERM" in log and "monitor run stopped" in log
@@ -392,7 +408,7 @@ def _backdate(config, source: str, minutes: float) -> None:
 def test_kill_9_mid_crawl_then_a_restart_loses_nothing_and_tells_nothing_twice(make_config,
                                                                                tmp_path, spawn):
     host = socket.gethostname()
-    with Receiver() as rx, SlowSite(tmp_path / "site") as site:
+    with Receiver() as rx, SlowSite(tmp_path / "site", open_letters=20) as site:
         config = load_config(_config(make_config, [site.source()], rx, "积水"))
         first = spawn(config.config_dir, name="first")
         first.started()
@@ -403,6 +419,7 @@ def test_kill_9_mid_crawl_then_a_restart_loses_nothing_and_tells_nothing_twice(m
         assert 0 < _count(config) < LETTERS
         assert _running_run(config, "slow") is not None  # still crawling
         first.kill()  # SIGKILL: no handler runs, the lease row and the running run stay behind
+        site.release()  # the orphaned crawler gets its letters in flight, then stops itself
         assert first.proc.returncode == -signal.SIGKILL
         [lease] = _lease_rows(config)
         assert lease.pid == first.pid
