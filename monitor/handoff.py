@@ -249,7 +249,8 @@ class Inbox:
             ingestor.stats.skipped += bad
             ingestor.stats.skip_reasons["unreadable hand-off line"] += bad
             log.warning("%s: %d unreadable lines skipped", claimed.name, bad)
-        if other is not None:  # the crawl waiting in `monitor crawl` reads these counts
+        if other is not None and self._still_running(claimed):
+            # the crawl waiting in `monitor crawl` reads these counts
             _publish(self.directory / f"{other}{COUNTS}", ingestor.stats.to_dict())
         claimed.unlink(missing_ok=True)
         self.stored_files += 1
@@ -260,6 +261,24 @@ class Inbox:
         if self.wake is not None:
             self.wake()
         return len(records)
+
+    def _still_running(self, path: Path) -> bool:
+        """Whether the crawl run a file came from is still running (someone waits for its
+        counts); a run closed as interrupted has nobody to read them."""
+        from sqlalchemy import select
+
+        from monitor.state import RUNNING, crawl_runs
+
+        run_id = label_run_id(path)
+        if run_id is None:
+            return False
+        try:
+            with self.monitor.state.engine.connect() as c:
+                status = c.execute(select(crawl_runs.c.status).where(
+                    crawl_runs.c.id == run_id)).scalar()
+        except Exception:  # noqa: BLE001 - counts are a courtesy; the documents are stored
+            return True
+        return status == RUNNING
 
     def collect(self, label: str, timeout: float = 600.0) -> dict[str, Any]:
         """Store what is left of run ``label`` (waiting up to ``timeout`` for files another

@@ -14,7 +14,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, not_, select
 
 from monitor.state import _utc, crawl_runs
 
@@ -46,10 +46,13 @@ def next_rule(evaluated_at: datetime | None, now: datetime, interval: float) -> 
 
 
 def last_crawl_starts(engine) -> dict[str, datetime]:
-    """The last start of every source's crawl, from ``crawl_runs``."""
+    """The last start of every source's crawl, from ``crawl_runs`` — leaving out crawls that
+    were interrupted (a service stopped or killed mid-crawl): their source is due again."""
+    interrupted = and_(crawl_runs.c.status == "failed",
+                       crawl_runs.c.message.like("interrupted%"))
     with engine.connect() as c:
         rows = c.execute(select(crawl_runs.c.source, func.max(crawl_runs.c.started_at))
-                         .group_by(crawl_runs.c.source)).all()
+                         .where(not_(interrupted)).group_by(crawl_runs.c.source)).all()
     return {source: _utc(started) for source, started in rows}
 
 
