@@ -3,9 +3,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import shutil
+
 import pytest
 
 from monitor.config import SourceConfig
+from monitor.localsite import serve_directory
 from monitor.starter import write_config
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -42,3 +45,26 @@ def make_config(tmp_path):
 def config_dir(make_config) -> Path:
     """An empty working configuration (no sources, snownlp disabled)."""
     return make_config()
+
+
+def board_source(base: str, **kwargs) -> SourceConfig:
+    """The synthetic GBK message board of tests/fixtures/pages/board (5 letters, two list
+    pages, a broken page and a dead link) as a source; ``kwargs`` override its fields."""
+    return SourceConfig(
+        id=kwargs.pop("id", "board"), spider="message_board", channel="board",
+        url=f"{base}/board/list.synthetic.html", max_pages=kwargs.pop("max_pages", 5),
+        selectors={"links": "table.list td.title a",
+                   "next_page": "//div[@class='pager']/a[text()='下一页']/@href",
+                   "title": "h1.letter-title", "question": "div.letter-body", "asker": ".asker",
+                   "submitted": ".submitted::text", "number": "xpath://span[@class='no']/text()",
+                   "reply": "div.reply-body", "reply_unit": ".reply-unit",
+                   "reply_time": ".reply-time", "status": ".status"}, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def board_site(tmp_path_factory):
+    """The synthetic GBK board served on loopback without a charset header; its base URL."""
+    root = tmp_path_factory.mktemp("site")
+    shutil.copytree(FIXTURES / "pages" / "board", root / "board")
+    with serve_directory(root, charset=None) as base:
+        yield base

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -12,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import FIXTURES, shared_data
+from conftest import board_source, shared_data
 from monitor import crawl
 from monitor.app import Monitor
 from monitor.config import SourceConfig, load_config
@@ -23,28 +22,10 @@ from monitor.state import StateDB, process_alive
 from monitor.store import SearchQuery
 
 
-@pytest.fixture(scope="module")
-def board_site(tmp_path_factory):
-    """The synthetic GBK board served without a charset header."""
-    root = tmp_path_factory.mktemp("site")
-    shutil.copytree(FIXTURES / "pages" / "board", root / "board")
-    with serve_directory(root, charset=None) as base:
-        yield base
-
-
-def _board(base: str, **kwargs) -> SourceConfig:
-    return SourceConfig(
-        id=kwargs.pop("id", "board"), spider="message_board", channel="board",
-        url=f"{base}/board/list.synthetic.html", max_pages=5,
-        selectors={"links": "table.list td.title a", "next_page": "//div[@class='pager']/a[text()='下一页']/@href",
-                   "title": "h1.letter-title", "question": "div.letter-body", "asker": ".asker",
-                   "submitted": ".submitted::text", "number": "xpath://span[@class='no']/text()",
-                   "reply": "div.reply-body", "reply_unit": ".reply-unit",
-                   "reply_time": ".reply-time", "status": ".status"}, **kwargs)
 
 
 def test_dry_run_returns_documents_and_opens_no_store(board_site, make_config):
-    config = load_config(make_config([_board(board_site)]))
+    config = load_config(make_config([board_source(board_site)]))
     result = run_crawl(config, "board", dry_run=True, limit=2)
     assert result.status == "ok", result.message + result.log_tail
     assert result.dry_run and result.returncode == 0 and result.run_id is None
@@ -58,7 +39,7 @@ def test_dry_run_returns_documents_and_opens_no_store(board_site, make_config):
 
 
 def test_real_crawl_stores_then_recrawl_is_unchanged(board_site, make_config):
-    config_dir = make_config([_board(board_site)])  # snownlp off; topics and risk run
+    config_dir = make_config([board_source(board_site)])  # snownlp off; topics and risk run
     config = load_config(config_dir)
     with Monitor(config) as monitor:
         first = run_crawl(config, "board", monitor=monitor)

@@ -3,7 +3,6 @@ per-document and window rules, the lease.  (tests/test_service_process.py runs i
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from datetime import datetime, timedelta, timezone
 
@@ -12,13 +11,12 @@ from sqlalchemy import select
 
 from alerts.channels.webhook import WebhookChannel
 from alerts.tables import alert_notices
-from conftest import FIXTURES
+from conftest import board_source
 from monitor.app import Monitor
 from monitor.config import SourceConfig, load_config
 from monitor.errors import ConfigError
 from monitor.handoff import HandoffWriter, inbox_dir, label_run_id, run_label
 from monitor.lease import Lease, ServiceRunning, service_lease
-from monitor.localsite import serve_directory
 from monitor.schedule import next_crawl, next_rule
 from monitor.service import Service
 from monitor.sourcefile import parse_source
@@ -28,6 +26,11 @@ from monitor.testing import make_document
 from receivers import Receiver
 
 UTC = timezone.utc
+
+
+def _board(base: str):
+    """The fixture board (tests/conftest.py), crawled every 30 minutes."""
+    return board_source(base, interval_minutes=30)
 
 
 class Clock:
@@ -44,24 +47,6 @@ class Clock:
         return self.now
 
 
-def _board(base: str) -> SourceConfig:
-    return SourceConfig(
-        id="board", spider="message_board", channel="board",
-        url=f"{base}/board/list.synthetic.html", max_pages=5, interval_minutes=30,
-        selectors={"links": "table.list td.title a",
-                   "next_page": "//div[@class='pager']/a[text()='下一页']/@href",
-                   "title": "h1.letter-title", "question": "div.letter-body", "asker": ".asker",
-                   "submitted": ".submitted::text", "number": "xpath://span[@class='no']/text()",
-                   "reply": "div.reply-body", "reply_unit": ".reply-unit",
-                   "reply_time": ".reply-time", "status": ".status"})
-
-
-@pytest.fixture(scope="module")
-def board_site(tmp_path_factory):
-    root = tmp_path_factory.mktemp("site")
-    shutil.copytree(FIXTURES / "pages" / "board", root / "board")
-    with serve_directory(root, charset=None) as base:
-        yield base
 
 
 def _rule(config_dir, name: str, text: str) -> None:

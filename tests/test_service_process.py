@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -24,13 +23,13 @@ from sqlalchemy import select
 
 from alerts.engine import rule_hits
 from alerts.tables import alert_deliveries, alert_notices, alerts
-from conftest import FIXTURES
+from conftest import board_source
 from monitor import localsite
 from monitor.app import Monitor
 from monitor.config import SourceConfig, load_config
 from monitor.handoff import COUNTS, inbox_dir
 from monitor.lease import service_lease
-from monitor.localsite import LETTER_BOARD_SELECTORS, serve_directory, write_letter_board
+from monitor.localsite import LETTER_BOARD_SELECTORS, write_letter_board
 from monitor.state import StateDB, process_alive
 from monitor.store import SearchQuery
 from receivers import Receiver
@@ -41,6 +40,11 @@ SLOW = 0.1  # s the slow board takes per response (it answers one request at a t
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+def _board(base: str):
+    """The fixture board (tests/conftest.py), crawled every 30 minutes."""
+    return board_source(base, interval_minutes=30)
+
 
 def wait_for(what: str, check, timeout: float, step: float = 0.1):
     """Poll ``check`` until it returns something true; AssertionError naming ``what``."""
@@ -54,25 +58,6 @@ def wait_for(what: str, check, timeout: float, step: float = 0.1):
         time.sleep(step)
 
 
-def _board(base: str) -> SourceConfig:
-    """The fixture message board (5 letters, two list pages; see tests/test_service.py)."""
-    return SourceConfig(
-        id="board", spider="message_board", channel="board",
-        url=f"{base}/board/list.synthetic.html", max_pages=5, interval_minutes=30,
-        selectors={"links": "table.list td.title a",
-                   "next_page": "//div[@class='pager']/a[text()='下一页']/@href",
-                   "title": "h1.letter-title", "question": "div.letter-body", "asker": ".asker",
-                   "submitted": ".submitted::text", "number": "xpath://span[@class='no']/text()",
-                   "reply": "div.reply-body", "reply_unit": ".reply-unit",
-                   "reply_time": ".reply-time", "status": ".status"})
-
-
-@pytest.fixture(scope="module")
-def board_site(tmp_path_factory):
-    root = tmp_path_factory.mktemp("site")
-    shutil.copytree(FIXTURES / "pages" / "board", root / "board")
-    with serve_directory(root, charset=None) as base:
-        yield base
 
 
 class _QuietServer(localsite._Server):
