@@ -24,6 +24,7 @@ from sqlalchemy import select
 from alerts.engine import rule_hits
 from alerts.tables import alert_deliveries, alert_notices, alerts
 from conftest import board_source
+from faults._killkit import _QuietServer, wait_for
 from monitor import localsite
 from monitor.app import Monitor
 from monitor.config import SourceConfig, load_config
@@ -44,25 +45,6 @@ SLOW = 0.1  # s the slow board takes per response (it answers one request at a t
 def _board(base: str):
     """The fixture board (tests/conftest.py), crawled every 30 minutes."""
     return board_source(base, interval_minutes=30)
-
-
-def wait_for(what: str, check, timeout: float, step: float = 0.1):
-    """Poll ``check`` until it returns something true; AssertionError naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:g} s: {what}")
-        time.sleep(step)
-
-
-
-
-class _QuietServer(localsite._Server):
-    def handle_error(self, request, client_address):  # a stopped crawler drops connections
-        pass
 
 
 class _SlowHandler(localsite._Handler):
