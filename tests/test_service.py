@@ -3,6 +3,7 @@ per-document and window rules, the lease.  (tests/test_service_process.py runs i
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 import subprocess
 from datetime import datetime, timedelta, timezone
 
@@ -31,6 +32,17 @@ UTC = timezone.utc
 def _board(base: str):
     """The fixture board (tests/conftest.py), crawled every 30 minutes."""
     return board_source(base, interval_minutes=30)
+
+
+@contextmanager
+def running(config, **kwargs):
+    """A started Service on ``config`` (stopped after the block)."""
+    service = Service(config, **kwargs)
+    service.start()
+    try:
+        yield service
+    finally:
+        service.stop()
 
 
 class Clock:
@@ -121,12 +133,8 @@ def test_run_once_crawls_hands_off_stores_and_alerts(board_site, make_config):
     config = load_config(make_config([_board(board_site)]))
     _rule(config.config_dir, "school", 'type = "match"\nquery = "学校"\nchannels = ["hook"]\n')
     with Receiver() as rx:
-        service = Service(config, channels=_hook(rx))
-        service.start()
-        try:
+        with running(config, channels=_hook(rx)) as service:
             done = service.run_once()
-        finally:
-            service.stop()
         result = done["results"][0]
         assert result.status == "ok", result.message
         assert result.report["ingest"]["inserted"] == 5 and result.report["handed_off"] >= 5
@@ -139,12 +147,8 @@ def test_run_once_crawls_hands_off_stores_and_alerts(board_site, make_config):
         run = m.state.runs("board")[0]
         assert (run.status, run.inserted) == ("ok", 5)
     # a second round: the crawl is not due yet (interval 30 min), nothing fires again
-    service = Service(config, channels=_hook(Receiver()))
-    service.start()
-    try:
+    with running(config, channels=_hook(Receiver())) as service:
         again = service.run_once()
-    finally:
-        service.stop()
     assert again["crawls"] == [] and len(_notices(config)) == 1
 
 
@@ -167,12 +171,8 @@ def test_a_file_left_by_a_killed_service_is_stored_once_and_alerts_once(make_con
         m.ingest([doc])  # stored before the crash: the replay finds it unchanged
     with Receiver() as rx:
         for _ in range(2):  # and a second restart finds nothing left to do
-            service = Service(config, channels=_hook(rx))
-            service.start()
-            try:
+            with running(config, channels=_hook(rx)) as service:
                 service.run_once()
-            finally:
-                service.stop()
         assert len(rx.accepted("webhook")) == 1
     assert not list(inbox_dir(config.data_dir).glob("*.jsonl*"))  # stored, files gone
     with Monitor(config) as m:
@@ -221,9 +221,7 @@ def test_per_document_episode_merges_the_burst_then_ends_when_quiet(make_config)
           'type = "match"\nterms = ["围墙"]\nchannels = ["hook"]\nrealert_minutes = 20\n')
     clock = Clock(datetime(2026, 12, 1, 0, 0, tzinfo=UTC))
     with Receiver() as rx:
-        service = Service(config, clock=clock, channels=_hook(rx))
-        service.start()
-        try:
+        with running(config, clock=clock, channels=_hook(rx)) as service:
             docs = [make_document(f"学校围墙{i}处开裂", title=f"围墙{i}", risk=0.1 * i)
                     for i in range(1, 5)]
             service.monitor.ingest(docs)
@@ -240,8 +238,6 @@ def test_per_document_episode_merges_the_burst_then_ends_when_quiet(make_config)
             clock.advance(minutes=1)
             assert service.engine.close_quiet(clock()) == 1
             service.outbox.deliver_due(clock(), wait=True)
-        finally:
-            service.stop()
         kinds = [r.json["kind"] for r in rx.accepted("webhook")]
     assert kinds == ["firing", "resolved"]
 
@@ -252,14 +248,10 @@ def test_a_rule_added_later_does_not_fire_on_documents_stored_before(make_config
     _store(config, [old])
     _rule(config.config_dir, "wall", 'type = "match"\nterms = ["围墙"]\nchannels = ["hook"]\n')
     clock = Clock(datetime(2026, 12, 1, tzinfo=UTC))
-    service = Service(config, clock=clock, channels={})
-    service.start()
-    try:
+    with running(config, clock=clock, channels={}) as service:
         assert service.engine.on_stored([(old, "unchanged")], service.monitor.store,
                                         clock()) == 0
         assert service.engine.on_stored([(old, "updated")], service.monitor.store, clock()) == 1
-    finally:
-        service.stop()
 
 
 # -- the lease --------------------------------------------------------------------------------
@@ -280,13 +272,9 @@ def test_a_second_service_refuses_naming_the_first_then_takes_over_when_it_is_go
     finally:
         other.kill()
         other.wait()
-    service = Service(config, channels={})
-    service.start()  # the holder's process is gone: taken over at once
-    try:
+    with running(config, channels={}) as service:  # the holder's process is gone: taken over at once
         holder = service.lease.holder()
         assert holder.pid == os.getpid()
-    finally:
-        service.stop()
     with state.engine.connect() as c:
         assert c.execute(select(service_lease)).all() == []  # a clean stop gives it up
 
@@ -332,9 +320,7 @@ def test_monitor_crawl_while_the_service_runs_hands_off_to_it(board_site, make_c
 def test_rule_files_changed_while_running_are_reloaded(make_config):
     config = load_config(make_config())
     clock = Clock(datetime(2026, 12, 1, tzinfo=UTC))
-    service = Service(config, clock=clock, channels={})
-    service.start()
-    try:
+    with running(config, clock=clock, channels={}) as service:
         assert service.engine.rules == {}
         _rule(config.config_dir, "wall", 'type = "match"\nterms = ["围墙"]\n')
         _rule(config.config_dir, "burst", 'type = "frequency"\nwindow_minutes = 30\n'
@@ -344,17 +330,13 @@ def test_rule_files_changed_while_running_are_reloaded(make_config):
         assert sorted(service.engine.rules) == ["burst", "wall"]  # the broken one is logged
         assert "burst" in service.schedule.rules
         assert service.reload_rules(clock()) is False  # nothing changed since
-    finally:
-        service.stop()
 
 
 def test_a_clock_that_jumps_back_does_not_push_the_schedule_away(make_config):
     config = load_config(make_config())
     _rule(config.config_dir, "burst", 'type = "frequency"\nwindow_minutes = 30\nmin_count = 3\n')
     clock = Clock(datetime(2026, 12, 1, 12, 0, tzinfo=UTC))
-    service = Service(config, clock=clock, channels={})
-    service.start()
-    try:
+    with running(config, clock=clock, channels={}) as service:
         service.run_pending()
         service._evaluating.result()
         assert service.schedule.rules["burst"] == clock() + timedelta(seconds=60)
@@ -362,17 +344,13 @@ def test_a_clock_that_jumps_back_does_not_push_the_schedule_away(make_config):
         service.run_pending()
         assert service.schedule.rules["burst"] <= clock() + timedelta(seconds=60)
         assert service._renew_at <= clock() + timedelta(seconds=60)
-    finally:
-        service.stop()
 
 
 def test_new_term_learns_old_documents_silently_and_fires_on_new_ones(make_config):
     config = load_config(make_config())
     _rule(config.config_dir, "new-place", 'type = "new_term"\nfield = "place"\n')
     clock = Clock(datetime(2026, 12, 1, 12, 0, tzinfo=UTC))
-    service = Service(config, clock=clock, channels={})
-    service.start()  # an empty store: nothing learned yet, learned_until = 10:59 … 11:00
-    try:
+    with running(config, clock=clock, channels={}) as service:  # an empty store: nothing learned yet, learned_until = 10:59 … 11:00
         old = [make_document(f"旧帖{i}", title=f"旧帖{i}", place=p,
                              published_at=clock() - timedelta(days=3))
                for i, p in enumerate(["城关镇", "东湖镇"])]
@@ -383,8 +361,6 @@ def test_new_term_learns_old_documents_silently_and_fires_on_new_ones(make_confi
         assert service.engine.on_stored(pairs, service.monitor.store, clock()) == 1
         [alert] = service.alerts.list()
         assert alert.message["group"] == {"place": "白沙镇"}
-    finally:
-        service.stop()
 
 
 def test_monitor_status_names_the_running_service(make_config):
@@ -395,14 +371,10 @@ def test_monitor_status_names_the_running_service(make_config):
     config = load_config(make_config())
     idle = CliRunner().invoke(cli, ["-c", str(config.config_dir), "status"])
     assert idle.exit_code == 0 and "monitor run: not running" in idle.output
-    service = Service(config, channels={})
-    service.start()
-    try:
+    with running(config, channels={}):
         out = CliRunner().invoke(cli, ["-c", str(config.config_dir), "status"]).output
         assert f"running, pid {os.getpid()} on " in out
         assert "inbox: 0 file(s) waiting" in out
-    finally:
-        service.stop()
 
 
 def test_a_channel_whose_secret_is_not_set_dead_letters_with_the_reason(make_config,
@@ -414,9 +386,7 @@ def test_a_channel_whose_secret_is_not_set_dead_letters_with_the_reason(make_con
         'webhook = "http://127.0.0.1:9/robot/send?access_token=${MONITOR_TEST_UNSET_SECRET}"\n',
         encoding="utf-8")
     _rule(config.config_dir, "wall", 'type = "match"\nterms = ["围墙"]\nchannels = ["robot"]\n')
-    service = Service(config)
-    service.start()
-    try:
+    with running(config) as service:
         docs = [make_document("学校围墙倒塌", title="围墙倒塌")]
         service.monitor.ingest(docs)
         service.engine.on_stored([(docs[0], "inserted")], service.monitor.store,
@@ -424,5 +394,3 @@ def test_a_channel_whose_secret_is_not_set_dead_letters_with_the_reason(make_con
         service.outbox.deliver_due(service.clock(), wait=True)
         [dead] = service.outbox.deliveries(state="dead")
         assert dead.channel == "robot" and "MONITOR_TEST_UNSET_SECRET" in dead.last_error
-    finally:
-        service.stop()
