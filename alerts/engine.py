@@ -34,7 +34,7 @@ from alerts.ruletypes._common import doc_matches, event_time, field_values
 from alerts.ruletypes.handover import to_alert
 from alerts.tables import OPEN_STATES, alerts, group_key, utc
 from monitor.documents import Document
-from monitor.state import metadata
+from monitor.state import ensure_schema, metadata
 from monitor.store import INSERTED, UPDATED
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ class RuleEngine:
         self.first_seen: dict[str, datetime] = {}
         self.states: dict[str, dict] = {}
         self.unavailable: dict[str, str] = {}
-        metadata.create_all(self.engine, tables=[rule_state, rule_hits])
+        ensure_schema(self.engine, [rule_state, rule_hits])
 
     @property
     def per_document(self) -> list[Rule]:

@@ -13,10 +13,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (JSON, Boolean, Column, DateTime, Float, Index, Integer, String, Table, Text,
-                        UniqueConstraint, inspect)
+                        UniqueConstraint)
 from sqlalchemy.engine import Engine
 
-from monitor.state import metadata
+from monitor.state import ensure_schema, metadata
 
 #: Alert states.  ``flapping``: fired and cleared too often; held as one alert.
 FIRING, ACKNOWLEDGED, RESOLVED, FLAPPING = "firing", "acknowledged", "resolved", "flapping"
@@ -123,28 +123,7 @@ TABLES = [alerts, alert_transitions, alert_groups, alert_notices, alert_deliveri
 def ensure_tables(engine: Engine) -> None:
     """Create the alert tables and columns that are missing (idempotent; safe with several
     processes): a table made by an older version gets its new, nullable columns."""
-    if engine.dialect.name != "sqlite":
-        with engine.begin() as conn:
-            metadata.create_all(conn, tables=TABLES)
-            _add_columns(conn)
-        return
-    with engine.connect() as conn:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")  # as StateDB does: one creator at a time
-        metadata.create_all(conn, tables=TABLES)
-        _add_columns(conn)
-        conn.commit()
-
-
-def _add_columns(conn) -> None:
-    inspector = inspect(conn)
-    quote = conn.dialect.identifier_preparer.quote
-    for table in TABLES:
-        have = {c["name"] for c in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name not in have:
-                kind = column.type.compile(dialect=conn.dialect)
-                conn.exec_driver_sql(f"ALTER TABLE {quote(table.name)} "
-                                     f"ADD COLUMN {quote(column.name)} {kind}")
+    ensure_schema(engine, TABLES)
 
 
 def utc(value: datetime | None) -> datetime | None:

@@ -19,7 +19,7 @@ from sqlalchemy import Column, DateTime, Integer, String, Table, delete, insert,
 from sqlalchemy.exc import IntegrityError
 
 from monitor.errors import MonitorError
-from monitor.state import _utc, metadata, process_alive, process_token
+from monitor.state import _utc, ensure_schema, metadata, process_alive, process_token
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,7 @@ class Lease:
         self.token = process_token(self.pid)
         self.host = socket.gethostname()
         self.held = False
+        ensure_schema(engine, [service_lease])
 
     def holder(self) -> Holder | None:
         """The current holder (maybe a lapsed one), or None."""

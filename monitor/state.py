@@ -125,7 +125,7 @@ class StateDB:
             self.engine = create_engine(url, future=True)
             if url.startswith("sqlite"):
                 event.listen(self.engine, "connect", _sqlite_pragmas)
-            self._create_tables(url)
+            ensure_schema(self.engine)
         except (SQLAlchemyError, OSError) as exc:
             raise StoreError(f"cannot open the workflow-state database {url}: "
                              f"{getattr(exc, 'orig', None) or exc}") from exc
@@ -133,22 +133,6 @@ class StateDB:
             self.close_stale_runs()
         except SQLAlchemyError as exc:  # the database is usable; the next open tries again
             log.warning("could not close stale crawl runs: %s", getattr(exc, "orig", exc))
-
-    def _create_tables(self, url: str) -> None:
-        """Create missing tables and columns; on SQLite under one write lock, as crawls may
-        start together."""
-        if not url.startswith("sqlite"):
-            with self.engine.begin() as conn:
-                metadata.create_all(conn)
-                _add_missing_columns(conn)
-            return
-        with self.engine.connect() as conn:
-            # take the write lock before reading the schema, so that two processes opening a
-            # new file at once neither both create a table nor deadlock upgrading their locks
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-            metadata.create_all(conn)
-            _add_missing_columns(conn)
-            conn.commit()
 
     def start_run(self, source: str, now: datetime | None = None, *,
                   timeout: float | None = None) -> int:
@@ -281,12 +265,29 @@ class StateDB:
         self.engine.dispose()
 
 
-def _add_missing_columns(conn) -> None:
-    """ALTER TABLE … ADD COLUMN for every column a table made by an older version lacks (new
-    columns are nullable, without server defaults)."""
+def ensure_schema(engine, tables=None) -> None:
+    """Create the missing ``tables`` (default: every table on :data:`metadata`) and the
+    columns a table made by an older version lacks (new columns are nullable, without server
+    defaults).  On SQLite under one write lock: processes opening a new file at once neither
+    both create a table nor deadlock upgrading their locks."""
+    tables = list(metadata.sorted_tables if tables is None else tables)
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            metadata.create_all(conn, tables=tables)
+            _add_missing_columns(conn, tables)
+        return
+    with engine.connect() as conn:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        metadata.create_all(conn, tables=tables)
+        _add_missing_columns(conn, tables)
+        conn.commit()
+
+
+def _add_missing_columns(conn, tables) -> None:
+    """ALTER TABLE … ADD COLUMN for every column a table made by an older version lacks."""
     inspector = inspect(conn)
     quote = conn.dialect.identifier_preparer.quote
-    for table in metadata.sorted_tables:
+    for table in tables:
         have = {c["name"] for c in inspector.get_columns(table.name)}
         for column in table.columns:
             if column.name not in have:
