@@ -4,7 +4,6 @@ Real SQLite state database, log channels writing JSON lines, a loopback WeCom ro
 (tests/receivers.py), a hand-moved clock (nothing sleeps)."""
 from __future__ import annotations
 
-import json
 import random
 from datetime import datetime, timedelta, timezone
 
@@ -16,6 +15,7 @@ from alerts.channels.log import LogChannel
 from alerts.channels.webhook import WebhookChannel
 from alerts.channels.wecom import WeComChannel
 from alerts.lifecycle import Alerts, Firing
+from clocks import T0, Clock, log_channels, logged
 from alerts.message import AlertDoc
 from alerts.outbox import Outbox
 from alerts.secrets import Secret
@@ -23,24 +23,11 @@ from alerts.tables import alert_deliveries, alerts as alerts_table
 from monitor.state import StateDB
 from receivers import Receiver
 
-T0 = datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc)  # 10:00 in Shanghai
 SH = timezone(timedelta(hours=8))
 
 
 def at(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
-
-
-class Clock:
-    def __init__(self):
-        self.now = T0
-
-    def __call__(self):
-        return self.now
-
-    def at(self, minutes: float) -> datetime:
-        self.now = at(minutes)
-        return self.now
 
 
 class World:
@@ -53,8 +40,7 @@ class World:
 
     def open(self):
         engine = StateDB(f"sqlite:///{self.tmp / 'state.db'}").engine
-        channels = {n: LogChannel(n, {"file": str(self.tmp / f"{n}.jsonl")})
-                    for n in ("duty", "chief")}
+        channels = log_channels(self.tmp)
         channels.update({c.name: c for c in self.extra})
         self.box = Outbox(engine, channels, clock=self.clock, rng=random.Random(3))
         self.book = Alerts(self.box, flap_changes=4, flap_window=1800)
@@ -62,11 +48,7 @@ class World:
 
     def sent(self, channel: str = "duty") -> list[dict]:
         """Every message delivered to a log channel so far (after delivering what is due)."""
-        self.box.deliver_due()
-        path = self.tmp / f"{channel}.jsonl"
-        if not path.exists():
-            return []
-        return [json.loads(x)["message"] for x in path.read_text("utf-8").splitlines()]
+        return logged(self.box, self.tmp, channel)
 
 
 @pytest.fixture

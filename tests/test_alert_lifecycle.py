@@ -3,39 +3,25 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import insert, select
 
-from alerts.channels.log import LogChannel
 from alerts.lifecycle import Alerts, Firing, alert_id
+from clocks import T0, Clock, log_channels, log_lines
 from alerts.outbox import Outbox
 from alerts.tables import alerts as alerts_table
 from monitor.state import StateDB, crawl_runs
 
-T0 = datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc)
 PLACE = {"place": "城关镇"}
-
-
-class Clock:
-    def __init__(self):
-        self.now = T0
-
-    def __call__(self):
-        return self.now
-
-    def at(self, minutes: float) -> datetime:
-        self.now = T0 + timedelta(minutes=minutes)
-        return self.now
 
 
 @pytest.fixture
 def world(tmp_path):
     clock = Clock()
     engine = StateDB(f"sqlite:///{tmp_path / 'state.db'}").engine
-    channels = {name: LogChannel(name, {"file": str(tmp_path / f"{name}.jsonl")})
-                for name in ("duty", "chief", "director")}
+    channels = log_channels(tmp_path, ("duty", "chief", "director"))
     box = Outbox(engine, channels, clock=clock, rng=random.Random(1))
     book = Alerts(box, flap_changes=4, flap_window=1800)
     book.tmp = tmp_path
@@ -44,12 +30,8 @@ def world(tmp_path):
 
 def got(book: Alerts, channel: str = "duty") -> list[tuple[str, str]]:
     """(kind, notice id) of everything delivered to a channel, after delivering what is due."""
-    book.outbox.deliver_due()
-    path = book.tmp / f"{channel}.jsonl"
-    if not path.exists():
-        return []
-    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    return [(line["message"]["kind"], line["notice_id"]) for line in lines]
+    return [(line["message"]["kind"], line["notice_id"])
+            for line in log_lines(book.outbox, book.tmp, channel)]
 
 
 def firing(**kw) -> Firing:

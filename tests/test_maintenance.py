@@ -3,7 +3,6 @@ deliveries, a source's window holds its alerts; the top severity always goes.  R
 channels writing JSON lines, a hand clock."""
 from __future__ import annotations
 
-import json
 import random
 import shutil
 from datetime import datetime, timedelta, timezone
@@ -11,15 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from alerts.channels.log import LogChannel
 from alerts.lifecycle import Alerts, Firing
+from clocks import T0, log_channels, logged
 from alerts.maintenance import Maintenance, load_maintenance
 from alerts.message import AlertDoc, AlertMessage
 from alerts.outbox import Outbox, QuietHours
 from monitor.errors import ConfigError
 from monitor.state import StateDB
 
-T0 = datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc)  # 10:00 in Shanghai
 SH = timezone(timedelta(hours=8))
 REPO = Path(__file__).resolve().parents[1]
 
@@ -63,8 +61,7 @@ class World:
         self.now = T0
         self.tmp = tmp_path
         engine = StateDB(f"sqlite:///{tmp_path / 'state.db'}").engine
-        channels = {n: LogChannel(n, {"file": str(tmp_path / f"{n}.jsonl")})
-                    for n in ("duty", "chief")}
+        channels = log_channels(tmp_path)
         self.box = Outbox(engine, channels, clock=lambda: self.now, rng=random.Random(5),
                           maintenance=maintenance, **kw)
         self.book = Alerts(self.box)
@@ -74,11 +71,7 @@ class World:
         return self.now
 
     def sent(self, channel: str = "duty") -> list[dict]:
-        self.box.deliver_due()
-        path = self.tmp / f"{channel}.jsonl"
-        if not path.exists():
-            return []
-        return [json.loads(x)["message"] for x in path.read_text("utf-8").splitlines()]
+        return logged(self.box, self.tmp, channel)
 
 
 def note(i: int, severity: str = "warning") -> AlertMessage:

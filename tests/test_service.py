@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from alerts.channels.webhook import WebhookChannel
 from alerts.tables import alert_notices
+from clocks import Clock
 from conftest import board_source
 from monitor.app import Monitor
 from monitor.config import SourceConfig, load_config
@@ -43,20 +44,6 @@ def running(config, **kwargs):
         yield service
     finally:
         service.stop()
-
-
-class Clock:
-    """An injected clock: ``clock()`` is now; ``clock.advance(minutes=…)`` moves it."""
-
-    def __init__(self, start: datetime):
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 
