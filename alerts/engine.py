@@ -148,47 +148,61 @@ class RuleEngine:
     # -- per document ---------------------------------------------------------------------------
 
     def on_stored(self, pairs: Iterable[tuple[Document, str]], store, now: datetime) -> int:
-        """Run the per-document rules over one stored batch; returns the firings handed on."""
+        """Run the per-document rules over one stored batch; returns the firings handed on.
+
+        Matching needs no database; only a batch with a match (or a new_term rule that learned
+        something) opens one transaction, for every rule together."""
         pairs = list(pairs)
-        fired = 0
+        found: list[tuple[Rule, Document, Firing]] = []
+        learned: dict[str, dict] = {}  # new_term rules whose state moved: the state before
         for rule in self.per_document:
             since = self.first_seen.get(rule.id)
-            docs = [d for d, status in pairs if status in (INSERTED, UPDATED)
-                    or (since is not None and d.crawled_at and d.crawled_at >= since)]
-            if docs:
-                fired += self._per_document(rule, docs, store, now)
-        return fired
-
-    def _per_document(self, rule: Rule, docs: list[Document], store, now: datetime) -> int:
-        evaluator = self.evaluators[rule.id]
-        before = json.loads(json.dumps(self.states.get(rule.id, {})))
+            evaluator = self.evaluators[rule.id]
+            for doc, status in pairs:
+                if status not in (INSERTED, UPDATED) and not (
+                        since is not None and doc.crawled_at and doc.crawled_at >= since):
+                    continue
+                if rule.type == "new_term":
+                    state = self.states[rule.id]
+                    before = {**state, "values": dict(state.get("values", {}))}
+                    firing = self._observe(evaluator, rule, doc)
+                    if state.get("values") != before["values"]:
+                        learned.setdefault(rule.id, before)
+                elif evaluator.matches(doc):
+                    firing = evaluator.firing(doc, events=self.events)
+                else:
+                    firing = None
+                if firing is not None:
+                    found.append((rule, doc, firing))
+        if not found and not learned:
+            return 0
         try:
             with self.engine.begin() as c:
-                hit = {r.document_id for r in c.execute(select(rule_hits.c.document_id).where(
-                    rule_hits.c.rule == rule.id,
-                    rule_hits.c.document_id.in_([d.id for d in docs]))).all()}
-                count = 0
-                for doc in docs:
-                    if doc.id in hit:
-                        continue
-                    if rule.type == "new_term":
-                        firing = self._observe(evaluator, rule, doc)
-                    else:
-                        firing = (evaluator.firing(doc, events=self.events)
-                                  if evaluator.matches(doc) else None)
-                    if firing is None:
-                        continue
-                    hit.add(doc.id)
-                    c.execute(insert(rule_hits).values(rule=rule.id, document_id=doc.id,
-                                                       at=now))
-                    self._fire(firing, store, now, c, merge=True)
-                    count += 1
-                if rule.type == "new_term":
-                    self._save_state(rule.id, c)
-                return count
+                fired = self._hand_on(found, store, now, c)
+                for rule_id in learned:
+                    self._save_state(rule_id, c)
+                return fired
         except Exception:
-            self.states[rule.id] = before  # the transaction rolled back: so does the state
+            self.states.update(learned)  # the transaction rolled back: so do the states
             raise
+
+    def _hand_on(self, found: list, store, now: datetime, c) -> int:
+        """Fire what matched, except documents that already fired their rule (a replay)."""
+        hits: dict[str, set[str]] = {}
+        for rule_id in {rule.id for rule, _, _ in found}:
+            ids = [doc.id for rule, doc, _ in found if rule.id == rule_id]
+            hits[rule_id] = {r.document_id for r in c.execute(
+                select(rule_hits.c.document_id).where(rule_hits.c.rule == rule_id,
+                                                     rule_hits.c.document_id.in_(ids))).all()}
+        fired = 0
+        for rule, doc, firing in found:
+            if doc.id in hits[rule.id]:
+                continue
+            hits[rule.id].add(doc.id)
+            c.execute(insert(rule_hits).values(rule=rule.id, document_id=doc.id, at=now))
+            self._fire(firing, store, now, c, merge=True)
+            fired += 1
+        return fired
 
     def _observe(self, evaluator, rule: Rule, doc: Document):
         """new_term on one document.  A document older than the learned history's end is
