@@ -70,6 +70,9 @@ class QueryCommand(click.Command):
 @click.option("--channel", "channels", multiple=True, type=click.Choice(list(CHANNELS)),
               help="Only this channel (repeatable).")
 @click.option("--source", "sources", multiple=True, help="Only this source id (repeatable).")
+@click.option("--place", "places", multiple=True, help="Only this place, e.g. 城关镇 (repeatable).")
+@click.option("--department", "departments", multiple=True,
+              help="Only this department, e.g. 教育局 (repeatable).")
 @click.option("--unanswered", is_flag=True, help="Only messages still awaiting a reply.")
 @click.option("--min-risk", type=click.FloatRange(0, 1), callback=lambda ctx, param, value:
               _a_number(value, param), help="Only risk at least this.")
@@ -82,8 +85,8 @@ class QueryCommand(click.Command):
                    f"{MAX_OFFSET:,}: narrow the search with --since or --source instead).")
 @click.option("--json", "as_json", is_flag=True, help="Print the hits (with their ids) as JSON.")
 @pass_ctx
-def search(obj: Context, query: tuple[str, ...], since, until, channels, sources, unanswered,
-           min_risk, negative, sort, limit, offset, as_json) -> None:
+def search(obj: Context, query: tuple[str, ...], since, until, channels, sources, places,
+           departments, unanswered, min_risk, negative, sort, limit, offset, as_json) -> None:
     """Full-text search of stored documents, e.g. monitor search 围墙 倒塌 --since 2d.
 
     QUERY: words (all must match), "quoted phrases", OR between two words, and -word or
@@ -100,6 +103,7 @@ def search(obj: Context, query: tuple[str, ...], since, until, channels, sources
             click.secho(f"note: {source_id!r} is not a configured source id (documents of a "
                         "removed source are still searched)", fg="yellow", err=True)
     q = SearchQuery(text=text, channels=list(channels), sources=list(sources), sort=sort,
+                    places=list(places), departments=list(departments),
                     since=parse_when(since, tz=tz) if since else None,
                     until=parse_when(until, tz=tz) if until else None,
                     replied=False if unanswered else None, min_risk=min_risk,

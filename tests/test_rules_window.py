@@ -61,6 +61,26 @@ def test_group_by_splits_and_place_filter_is_applied(store):
     assert [(f.group, f.count) for f in only] == [({"place": "河口乡"}, 3)]
 
 
+def test_small_group_lists_its_own_top_documents_under_a_busy_one(store):
+    # 210 risky documents in one town and 3 quiet ones in another: the small town's alert must
+    # list its own 3 (not whatever it finds among the window's 200 riskiest), and so must a
+    # department group and a rule with a places filter
+    busy = [at(1 + i * 0.2, place="城关镇", department="住建局", risk=0.9) for i in range(210)]
+    small = [at(30 + i, place="河口乡", department="教育局", risk=0.1) for i in range(3)]
+    store.put_many(busy + small)
+    want = {d.id for d in small}
+    for group_by in ("place", "department"):
+        firings = {tuple(f.group.values())[0]: f
+                   for f in fire(FREQ + f'group_by = ["{group_by}"]\n', store)}
+        quiet = firings["河口乡" if group_by == "place" else "教育局"]
+        assert quiet.count == 3 and set(quiet.documents) == want
+        assert len(firings["城关镇" if group_by == "place" else "住建局"].documents) == 5
+    [f] = fire(FREQ + '[filters]\nplaces = ["河口乡"]\n', store)
+    assert f.count == 3 and set(f.documents) == want
+    [f] = fire(FREQ + 'group_by = ["place"]\n[filters]\ndepartments = ["教育局"]\n', store)
+    assert f.group == {"place": "河口乡"} and set(f.documents) == want
+
+
 def test_group_by_two_fields_is_grouped_outside_the_store(store):
     store.put_many([at(1, place="A", source="s1"), at(2, place="A", source="s1"),
                     at(3, place="A", source="s2"), at(4, place="A", source="s2")])

@@ -395,6 +395,19 @@ def test_filters_by_source_channel_kind(filled):
     assert found(store, docs, text="地铁", channels=["news", "social"]) == {"news", "own"}
 
 
+def test_filters_by_place_and_department(filled):
+    store, docs = filled
+    assert found(store, docs, places=["A市"]) == {"metro", "noise", "news"}
+    assert found(store, docs, places=["A市", "B县"], kinds=["message"]) == {"metro", "noise"}
+    assert found(store, docs, departments=["住建局", "水务局"]) == {"noise", "water"}
+    assert found(store, docs, departments=["交通局"], places=["A市"]) == {"metro"}
+    assert found(store, docs, text="地铁", places=["A市"]) == {"metro", "news"}
+    assert found(store, docs, places=["B县"]) == set()
+    assert store.count(SearchQuery(places=["A市"], departments=["住建局"])) == 1
+    assert store.count_by_field(SearchQuery(places=["A市"]), "department") == {
+        "交通局": 1, "住建局": 1}
+
+
 def test_time_filters_use_published_then_crawled(filled):
     store, docs = filled
     since = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)

@@ -1,9 +1,8 @@
 """What every rule type shares: firings, windows, filters, grouping and counting over a Store.
 
 Only Store methods are used (``search``, ``count``, ``count_by_field``), so rules work on any
-backend.  Counting goes to the store when it can (no place/department filter, one group field
-the store counts by); otherwise matching documents are read page by page (at most SCAN_LIMIT)
-and grouped here.
+backend.  Counting goes to the store when it can (no group field, or one the store counts by);
+otherwise matching documents are read page by page (at most SCAN_LIMIT) and grouped here.
 """
 from __future__ import annotations
 
@@ -23,6 +22,9 @@ log = logging.getLogger(__name__)
 #: Most documents one evaluation reads when it must group or filter outside the store.
 SCAN_LIMIT = 20_000
 PAGE = 500
+#: Group fields a SearchQuery filters by (as ``<field>s``): a group of these is asked of the
+#: store exactly (its top documents, its count).
+STORE_FILTERS = ("source", "channel", "kind", "place", "department")
 
 Group = tuple[tuple[str, str], ...]
 
@@ -93,8 +95,10 @@ def base_query(rule: Rule, since: datetime | None, until: datetime | None, **ext
     """The SearchQuery of a rule's text and filters in ``[since, until)``."""
     f = rule.filters
     return SearchQuery(text=store_text(rule), sources=list(f.sources), channels=list(f.channels),
-                       kinds=list(f.kinds), min_risk=f.min_risk, max_sentiment=f.max_sentiment,
-                       own=None if f.include_own else False, since=since, until=until, **extra)
+                       kinds=list(f.kinds), places=list(f.places),
+                       departments=list(f.departments), min_risk=f.min_risk,
+                       max_sentiment=f.max_sentiment, own=None if f.include_own else False,
+                       since=since, until=until, **extra)
 
 
 def _norm(text: str) -> str:
@@ -174,11 +178,10 @@ def doc_groups(rule: Rule, doc: Document, fields: list[str] | None = None,
 
 
 def needs_scan(rule: Rule, fields: list[str] | None = None) -> bool:
-    """True when the store cannot count this rule alone (place/department filters, several
-    group fields, or one it does not count by)."""
+    """True when the store cannot count this rule alone (several group fields, or one it does
+    not count by); every ``[filters]`` key is a store filter."""
     fields = rule.group_by if fields is None else fields
-    return bool(rule.filters.places or rule.filters.departments or len(fields) > 1
-                or (fields and fields[0] not in COUNT_FIELDS))
+    return bool(len(fields) > 1 or (fields and fields[0] not in COUNT_FIELDS))
 
 
 def scan(store: Store, query: SearchQuery, rule: Rule, limit: int = SCAN_LIMIT
@@ -224,11 +227,11 @@ def top_documents(store: Store, rule: Rule, since: datetime, until: datetime, gr
     query.sort = sort
     rest = []
     for name, value in group:  # the store filters by these; the others are checked here
-        if name in ("source", "channel", "kind"):
+        if name in STORE_FILTERS:
             setattr(query, name + "s", [value])
         else:
             rest.append(name)
-    exact = not (rest or rule.filters.places or rule.filters.departments)
+    exact = not rest
     query.limit = rule.top if exact else 200
     ids = []
     for hit in store.search(query).hits:

@@ -48,6 +48,8 @@ class SearchQuery:
     sources: list[str] = field(default_factory=list)
     channels: list[str] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
+    places: list[str] = field(default_factory=list)  # e.g. 城关镇 (the document's place)
+    departments: list[str] = field(default_factory=list)  # e.g. 教育局 (the unit asked)
     since: datetime | None = None
     until: datetime | None = None
     min_sentiment: float | None = None

@@ -232,7 +232,8 @@ def filters(query: SearchQuery) -> tuple[list[str], list[Any]]:
     where: list[str] = []
     params: list[Any] = []
     for column, values in (("source", query.sources), ("channel", query.channels),
-                           ("kind", query.kinds)):
+                           ("kind", query.kinds), ("place", query.places),
+                           ("department", query.departments)):
         if values:
             values = list(values)
             where.append(f"d.{column} IN ({', '.join('?' * len(values))})")
