@@ -136,6 +136,10 @@ class Service:
         self.writer.start()
         self._renew_at = now
         self.started = True
+        if not config.run.handoff and self.engine.per_document:
+            log.warning("[run] handoff = false: crawls store their own documents, so the "
+                        "per-document rules (%s) do not run",
+                        ", ".join(r.id for r in self.engine.per_document))
         log.info("monitor run started: %d sources, %d rules (%d per document), %d channels",
                  len(self.schedule.crawls), len(self.engine.rules), len(self.engine.per_document),
                  len(self.outbox.channels))
