@@ -295,3 +295,99 @@ def test_absurd_offsets_and_limits_are_refused_with_a_message(tmp_path):
                       SearchQuery(offset=-1)):
             with pytest.raises(StoreError, match="whole number from 0"):
                 store.search(query)
+
+
+_TEXTS = ("小区疫情防控通知", "道路交通拥堵严重", "疫情期间交通管制", "学校食堂卫生")
+
+
+def _backfilled(store: EmbeddedStore) -> dict[str, Document]:
+    """120 documents, one every 10 minutes back from NOW, stored out of time order: the newest
+    40 first, then a back-fill of the oldest 40, then the middle 40 newest-first, then two
+    old documents re-dated into the last hour (updated rows keep their row numbers)."""
+    docs = [_doc(i * 10, _TEXTS[i % 4], channel=("news", "social", "board")[i % 3],
+                 analysis={"sentiment": {"score": (i * 7 % 10) / 10}}) for i in range(120)]
+    for i, d in enumerate(docs):
+        d.risk = (i * 37 % 100) / 100
+    store.put_many(docs[:40])
+    store.put_many(docs[80:])
+    for d in reversed(docs[40:80]):
+        store.put(d)
+    for i, minutes in ((110, 25), (95, 5)):
+        docs[i].published_at = NOW - timedelta(minutes=minutes, seconds=30)
+        store.put(docs[i])
+    return {d.id: d for d in docs}
+
+
+def _expected(docs: dict[str, Document], text: str, since, until) -> list[Document]:
+    words = text.split(" OR ")
+    return [d for d in docs.values() if any(w in d.text for w in words)
+            and (since is None or d.published_at >= since)
+            and (until is None or d.published_at < until)]
+
+
+@pytest.mark.parametrize("walk", [3_000, 3])  # the sorted walk over the sort's index, too
+def test_a_time_window_bounds_the_text_index_exactly_whatever_the_storage_order(
+        tmp_path, monkeypatch, walk):
+    from monitor.store import _search
+
+    monkeypatch.setattr(_search, "WALK_ABOVE", walk)
+    h = timedelta(hours=1)
+    windows = [(NOW - h, NOW), (NOW - 3 * h, NOW - h), (NOW - 20 * h, NOW - 13 * h),
+               (NOW - 20 * h, None), (None, NOW - 19 * h), (NOW - 30 * h, NOW + h),
+               (NOW + h, NOW + 2 * h), (NOW - h - timedelta(seconds=1), NOW - h)]
+    with _store(tmp_path) as store:
+        docs = _backfilled(store)
+
+        def answers(text, since, until):
+            q = dict(text=text, since=since, until=until)
+            out = {"count": store.count(SearchQuery(**q)),
+                   "by_channel": store.count_by_field(SearchQuery(**q), "channel"),
+                   "by_hour": store.count_by_time(SearchQuery(**q), "hour", "UTC")}
+            for sort in ("newest", "oldest", "risk", "negative", "relevance"):
+                r = store.search(SearchQuery(**q, sort=sort, limit=7))
+                out[sort] = ([h.document.id for h in r.hits], r.total, r.total_is_lower_bound)
+            out["all"] = {h.document.id for h in
+                          store.search(SearchQuery(**q, sort="oldest", limit=1000)).hits}
+            return out
+
+        bounded = {}
+        for text in ("疫情", "交通", "疫情 OR 交通"):
+            for since, until in windows:
+                got = answers(text, since, until)
+                want = _expected(docs, text, since, until)
+                assert got["count"] == len(want) == len(got["all"]), (text, since, until)
+                assert got["all"] == {d.id for d in want}
+                newest = sorted(want, key=lambda d: d.published_at, reverse=True)
+                assert got["newest"][0] == [d.id for d in newest[:7]]
+                assert got["oldest"][0] == [d.id for d in newest[::-1][:7]]
+                assert got["risk"][0] == [d.id for d in sorted(
+                    want, key=lambda d: (-d.risk, -d.published_at.timestamp()))[:7]]
+                assert got["newest"][1] == len(want) and not got["newest"][2]
+                by_channel = {}
+                for d in want:
+                    by_channel[d.channel] = by_channel.get(d.channel, 0) + 1
+                assert got["by_channel"] == by_channel
+                bounded[text, since, until] = got
+        monkeypatch.setattr(_search, "BOUND_ROWS", 0)  # the same queries, never bounded
+        for (text, since, until), got in bounded.items():
+            assert answers(text, since, until) == got, (text, since, until)
+
+
+def test_the_bound_is_used_for_a_short_window_and_not_for_a_wide_one(tmp_path, monkeypatch):
+    from monitor.store import _search
+
+    with _store(tmp_path) as store:
+        _backfilled(store)
+        hour = SearchQuery(text="疫情", since=NOW - timedelta(hours=1), until=NOW)
+        where, params, _ = _search._base(store, hour)
+        assert where[0] == _search._BOUND and params[0] <= params[1]
+        # every row of the hour lies inside the bound, the re-dated back-fill rows included
+        rows = store.execute("SELECT docno FROM documents WHERE t >= ? AND t < ?",
+                             [_sql.micros(hour.since), _sql.micros(hour.until)])
+        assert {no for no, in rows} and all(params[0] <= no <= params[1] for no, in rows)
+        assert params[1] - params[0] > len(rows)  # stored out of order: a loose bound
+        empty = SearchQuery(text="疫情", since=NOW + timedelta(hours=1))
+        assert _search._base(store, empty) is _search._NOTHING
+        monkeypatch.setattr(_search, "BOUND_ROWS", 5)  # the hour holds more than 5 documents
+        where, _, _ = _search._base(store, hour)
+        assert _search._BOUND not in where

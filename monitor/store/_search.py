@@ -7,7 +7,11 @@ Three rules keep every search fast at a million documents and bounded on hostile
   ``snippet()`` (which re-reads every match);
 * totals are counted up to ``count_limit`` (then shown as "10,000+"), as search engines do;
 * everything runs under a deadline (``search_timeout_seconds``): when it passes, the search
-  returns what it has with a note instead of running on.
+  returns what it has with a note instead of running on;
+* a text query with a time window reads the full-text index only between the smallest and the
+  largest row number of that window (:data:`BOUND_ROWS`), so "疫情 in the last hour" does not
+  look up every 疫情 of the last three months.  Exact whatever order the rows were stored in;
+  fast because crawls store documents roughly in time order.
 """
 from __future__ import annotations
 
@@ -28,6 +32,12 @@ SNIPPET_CHARS = 72
 RANK_WINDOW = 5_000
 #: Above this many matches a sorted text search walks the sort's index instead of sorting.
 WALK_ABOVE = 3_000
+#: A text query whose time window holds at most this many documents reads the full-text index
+#: only within the row numbers of that window (found from the time index: at most this many
+#: index entries read); a wider window gains nothing from the bound and is not bounded.
+BOUND_ROWS = 50_000
+#: The bound, always first in ``where`` (its two parameters first in ``params``).
+_BOUND = "documents_fts.rowid BETWEEN ? AND ?"
 
 _NOTHING = object()  # the query text held nothing searchable: no document can match
 
@@ -63,8 +73,11 @@ class Deadline:
         self.store.conn.set_progress_handler(None, 0)
 
 
-def _base(query: SearchQuery | None) -> Any:
-    """``(where, params, match)`` for ``query``, or _NOTHING when it cannot match."""
+def _base(store: "EmbeddedStore", query: SearchQuery | None) -> Any:
+    """``(where, params, match)`` for ``query``, or _NOTHING when it cannot match.
+
+    A text query with ``since`` or ``until`` gets :data:`_BOUND` first in ``where`` when its
+    window holds at most BOUND_ROWS documents (see :func:`_row_bounds`)."""
     query = query or SearchQuery()
     where, params = _sql.filters(query)
     match = None
@@ -72,7 +85,36 @@ def _base(query: SearchQuery | None) -> Any:
         match = _fts.to_match(query.text)
         if match is None:
             return _NOTHING
+        if query.since is not None or query.until is not None:
+            bounds = _row_bounds(store, query)
+            if bounds is _NOTHING:
+                return _NOTHING
+            if bounds is not None:
+                where, params = [_BOUND, *where], [*bounds, *params]
     return where, params, match
+
+
+def _row_bounds(store: "EmbeddedStore", query: SearchQuery) -> Any:
+    """``(lo, hi)``: the smallest and largest row number of the documents in the query's time
+    window (every document of the window lies between them, in whatever order rows were
+    stored); None when the window holds more than BOUND_ROWS; _NOTHING when it holds none.
+    One read of the covering time index, at most BOUND_ROWS + 1 entries."""
+    where, params = [], []
+    for cond, value in (("d.t >= ?", query.since), ("d.t < ?", query.until)):
+        if value is not None:
+            where.append(cond)
+            params.append(_sql.micros(value))
+    n, lo, hi = store.execute(
+        "SELECT count(*), min(docno), max(docno) FROM (SELECT d.docno FROM documents d "
+        f"WHERE {' AND '.join(where)} LIMIT ?)", [*params, BOUND_ROWS + 1])[0]
+    if n == 0:
+        return _NOTHING
+    return (lo, hi) if n <= BOUND_ROWS else None
+
+
+def _bounds_of(where: list[str], params: list[Any]) -> tuple[int, int] | None:
+    """The row-number bound :func:`_base` put first in ``where``, if any."""
+    return (params[0], params[1]) if where and where[0] == _BOUND else None
 
 
 def _from(where: list[str], match: str | None, params: list[Any]) -> tuple[str, list[Any]]:
@@ -96,7 +138,7 @@ def _capped_count(store: "EmbeddedStore", sql: str, params: list[Any], cap: int)
 def run_search(store: "EmbeddedStore", query: SearchQuery) -> SearchResult:
     """Documents matching ``query``, sorted and paged (see ``Store.search``)."""
     _sql.check_query(query)
-    base = _base(query)
+    base = _base(store, query)
     if base is _NOTHING:
         return SearchResult(total=0, hits=[])
     where, params, match = base
@@ -106,7 +148,8 @@ def run_search(store: "EmbeddedStore", query: SearchQuery) -> SearchResult:
     total, lower = 0, False
     with store.time_limit(query.timeout) as deadline:
         try:
-            matches, floor = _window(store, match) if match else (None, None)
+            matches, floor = (_window(store, match, _bounds_of(where, params)) if match
+                              else (None, None))
             if query.limit and matches != 0:
                 rows = _page(store, query, where, params, match, matches, floor, notes)
             total, lower = _total(store, where, params, match, matches, floor, cap)
@@ -124,13 +167,25 @@ def run_search(store: "EmbeddedStore", query: SearchQuery) -> SearchResult:
     return SearchResult(total=total, hits=hits, notes=notes, total_is_lower_bound=lower)
 
 
-def _window(store: "EmbeddedStore", match: str) -> tuple[int, int | None]:
+def _window(store: "EmbeddedStore", match: str, bounds: tuple[int, int] | None = None
+            ) -> tuple[int, int | None]:
     """How many documents match the text (up to RANK_WINDOW), and, when at least that many do,
-    the row number of the RANK_WINDOW-th newest: one walk of the index, newest first."""
+    the row number of the RANK_WINDOW-th newest: one walk of the index, newest first (between
+    the row-number ``bounds`` of a time window, when given)."""
+    sql, params = _matching(match, bounds)
     count, oldest = store.execute(
-        "SELECT count(*), min(rowid) FROM (SELECT rowid FROM documents_fts "
-        "WHERE documents_fts MATCH ? ORDER BY rowid DESC LIMIT ?)", [match, RANK_WINDOW])[0]
+        f"SELECT count(*), min(rowid) FROM ({sql} ORDER BY rowid DESC LIMIT ?)",
+        [*params, RANK_WINDOW])[0]
     return count, (oldest if count >= RANK_WINDOW else None)
+
+
+def _matching(match: str, bounds: tuple[int, int] | None) -> tuple[str, list[Any]]:
+    """``SELECT rowid FROM documents_fts WHERE …``: the rows matching the text (within
+    ``bounds``), with its parameters."""
+    sql = "SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?"
+    if bounds is None:
+        return sql, [match]
+    return sql + " AND rowid BETWEEN ? AND ?", [match, *bounds]
 
 
 def _total(store: "EmbeddedStore", where: list[str], params: list[Any], match: str | None,
@@ -175,11 +230,14 @@ def _page(store: "EmbeddedStore", query: SearchQuery, where: list[str], params: 
     if matches is not None and matches > WALK_ABOVE:  # (RANK_WINDOW when there are more)
         # Many matches: walk the sort's own index and keep the rows in the match set, instead
         # of looking up and sorting every match.
-        cond = ["d.docno IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)"]
+        bounds = _bounds_of(where, params)
+        inner, inner_params = _matching(match, bounds)
+        if bounds is not None:  # no documents_fts in this FROM: the bound is on d.docno
+            where = ["d.docno BETWEEN ? AND ?", *where[1:]]
         sql = (f"FROM documents d INDEXED BY {_SORT_INDEX[sort]} WHERE "
-               + " AND ".join(cond + where))
+               + " AND ".join([f"d.docno IN ({inner})", *where]))
         return store.execute(f"SELECT d.docno, NULL {sql} ORDER BY {_sql.order_by(sort, True)} "
-                             "LIMIT ? OFFSET ?", [match, *params, *page])
+                             "LIMIT ? OFFSET ?", [*inner_params, *params, *page])
     sql, all_params = _from(where, match, params)
     return store.execute(f"SELECT d.docno, -{_sql.BM25} {sql} "
                          f"ORDER BY {_sql.order_by(sort, True)} LIMIT ? OFFSET ?",
@@ -217,7 +275,7 @@ def _plain(doc: Document) -> str:
 
 def run_count(store: "EmbeddedStore", query: SearchQuery | None) -> int:
     """Number of documents matching ``query`` (all when None), exactly."""
-    base = _base(query)
+    base = _base(store, query)
     if base is _NOTHING:
         return 0
     sql, params = _from(base[0], base[2], base[1])
@@ -228,7 +286,7 @@ def run_count_by_time(store: "EmbeddedStore", query: SearchQuery | None, interva
                       tz: str) -> list[tuple[str, int]]:
     """Matching documents per ``interval`` bucket labelled in ``tz``, oldest first."""
     tzinfo = _sql.zone(interval, tz)
-    base = _base(query)
+    base = _base(store, query)
     if base is _NOTHING:
         return []
     sql, params = _from(base[0], base[2], base[1])
@@ -242,7 +300,7 @@ def run_count_by_field(store: "EmbeddedStore", query: SearchQuery | None,
                        field: str) -> dict[str, int]:
     """Matching documents per value of ``field``, largest first; missing values left out."""
     column = _sql.check_field(field)
-    base = _base(query)
+    base = _base(store, query)
     if base is _NOTHING:
         return {}
     sql, params = _from(base[0], base[2], base[1])
