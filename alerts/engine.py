@@ -194,15 +194,16 @@ class RuleEngine:
             hits[rule_id] = {r.document_id for r in c.execute(
                 select(rule_hits.c.document_id).where(rule_hits.c.rule == rule_id,
                                                      rule_hits.c.document_id.in_(ids))).all()}
-        fired = 0
+        fresh: dict[tuple, list[tuple[Document, Firing]]] = {}
         for rule, doc, firing in found:
             if doc.id in hits[rule.id]:
                 continue
             hits[rule.id].add(doc.id)
             c.execute(insert(rule_hits).values(rule=rule.id, document_id=doc.id, at=now))
-            self._fire(firing, store, now, c, merge=True)
-            fired += 1
-        return fired
+            fresh.setdefault((rule.id, group_key(firing.group)), []).append((doc, firing))
+        for matches in fresh.values():  # the matches of one rule and group: one firing
+            self._fire(_joined(matches), store, now, c, merge=True)
+        return sum(len(m) for m in fresh.values())
 
     def _observe(self, evaluator, rule: Rule, doc: Document):
         """new_term on one document.  A document older than the learned history's end is
@@ -320,7 +321,7 @@ class RuleEngine:
         top = sorted(docs.values(), key=lambda d: -(d.risk or 0.0))[:rule.top]
         window = (min(old.window[0], alert.window[0]), max(old.window[1], alert.window[1])) \
             if old.window and alert.window else alert.window
-        count = (old.count or 1) + 1
+        count = (old.count or 1) + (alert.count or 1)
         latest = alert.documents[0].title if alert.documents else ""
         return dataclasses.replace(alert, documents=top, count=count, window=window,
                                    reason=f"{count} 条信息命中规则「{rule.title}」"
@@ -331,3 +332,19 @@ class RuleEngine:
         their documents are long past every rule's first-seen time)."""
         with self.engine.begin() as c:
             return c.execute(delete(rule_hits).where(rule_hits.c.at < before)).rowcount
+
+
+def _joined(matches: list[tuple[Document, Firing]]) -> Firing:
+    """The matches of one rule and group in one batch as one firing: their count, their
+    window, the riskiest of them as its documents, the latest as its reason."""
+    if len(matches) == 1:
+        return matches[0][1]
+    rule = matches[0][1].rule
+    ranked = sorted(matches, key=lambda m: -(m[0].risk or 0.0))
+    doc, latest = max(matches, key=lambda m: m[1].window[1])
+    window = (min(f.window[0] for _, f in matches), max(f.window[1] for _, f in matches))
+    title = " ".join((doc.title or doc.text or "").split())[:30]
+    return dataclasses.replace(
+        latest, count=len(matches), window=window,
+        documents=[d.id for d, _ in ranked[:rule.top]],
+        reason=f"{len(matches)} 条信息命中规则「{rule.title}」（最新：{title}）")

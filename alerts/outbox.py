@@ -120,6 +120,9 @@ class Outbox:
         self._pacers: dict[str, Pacer] = {}
         self._busy: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
+        #: called when a channel's worker has finished (the service's loop wakes to send what
+        #: became due meanwhile, instead of waiting for its next round)
+        self.on_worker_done: Callable[[], None] | None = None
         ensure_tables(engine)
 
     # -- writing --------------------------------------------------------------------------------
@@ -306,6 +309,9 @@ class Outbox:
             import logging
             logging.getLogger(__name__).error("outbox worker for %r stopped: %s",
                                               channel.name, exc)
+        finally:
+            if self.on_worker_done is not None:
+                self.on_worker_done()
 
     def _send_channel(self, channel: Channel, items: list, fixed: datetime | None,
                       report: Round) -> None:

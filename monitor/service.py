@@ -120,6 +120,7 @@ class Service:
             maintenance = load_maintenance(config.config_dir, timezone=config.timezone)
             self.outbox = Outbox(self.state.engine, self._load_channels(), clock=self.clock,
                                  maintenance=maintenance, **self._outbox_options())
+            self.outbox.on_worker_done = self.wake.set  # send what became due meanwhile
             self.alerts = Alerts(self.outbox, timezone=config.timezone)
             self.rules = self._load_rules()
             self.engine.start(store, now)

@@ -381,3 +381,23 @@ def test_a_channel_whose_secret_is_not_set_dead_letters_with_the_reason(make_con
         service.outbox.deliver_due(service.clock(), wait=True)
         [dead] = service.outbox.deliveries(state="dead")
         assert dead.channel == "robot" and "MONITOR_TEST_UNSET_SECRET" in dead.last_error
+
+
+def test_matches_of_one_batch_are_one_firing_and_one_notice(make_config):
+    config = load_config(make_config())
+    _rule(config.config_dir, "wall", 'type = "match"\nterms = ["围墙"]\nchannels = ["hook"]\n'
+                                     'top = 2\n')
+    clock = Clock(datetime(2026, 12, 1, tzinfo=UTC))
+    with Receiver() as rx, running(config, clock=clock, channels=_hook(rx)) as service:
+        docs = [make_document(f"学校围墙{i}处开裂", title=f"围墙{i}",
+                              published_at=clock() - timedelta(minutes=10 - i))
+                for i in range(5)]
+        service.monitor.ingest(docs)
+        assert service.engine.on_stored([(d, "inserted") for d in docs], service.monitor.store,
+                                        clock()) == 5
+        service.outbox.deliver_due(clock(), wait=True)
+        [alert] = service.alerts.list()
+        assert alert.message["count"] == 5 and len(alert.message["documents"]) == 2
+        assert alert.message["reason"].startswith("5 条信息命中规则") and "围墙4" in \
+            alert.message["reason"]
+        assert len(rx.accepted("webhook")) == 1
