@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from alerts.ruletypes import make
+from alerts.ruletypes._common import event_time
 from monitor.documents import Reply
 from monitor.store import StoreConfig
 from monitor.store.embedded import EmbeddedStore
@@ -113,10 +115,10 @@ def test_new_term_author_field_is_grouped_outside_the_store(store):
     assert [f.group for f in firings] == [{"author": "小李"}]
 
 
-def _message(published: datetime, *, replied=False, department="教育局", **kw):
-    return make_document(f"留言 {published.isoformat()} {department} {replied}",
+def _message(published: datetime, *, replied=False, department="教育局", channel="board", **kw):
+    return make_document(f"留言 {published.isoformat()} {department} {replied} {sorted(kw.items())}",
                          title="反映问题",
-                         channel="board", kind="message", published_at=published,
+                         channel=channel, kind="message", published_at=published,
                          crawled_at=published, department=department,
                          reply=Reply("已答复", replied_at=published) if replied else None,
                          status="replied" if replied else "pending", **kw)
@@ -161,3 +163,140 @@ def test_document_without_title_or_time_is_matched_on_text_and_crawl_time():
     assert m.matches(doc)
     f = m.firing(doc)
     assert f.window[0] == NOW and f.documents == [doc.id] and "学校围墙倒塌" in f.reason
+
+
+# -- unanswered counted in the store: the same firings as reading every message ------------
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def _local(y, m, d, hh=0, mm=0, ss=0, us=0):
+    return datetime(y, m, d, hh, mm, ss, us, tzinfo=SHANGHAI).astimezone(UTC)
+
+
+def _late_corpus(first: date, days: int) -> list:
+    """Messages on every day from ``first``: at 00:00, 09:30 and 23:59:59.999999 office time,
+    in three departments (and none), two places, two channels; some answered, some own."""
+    out, i = [], 0
+    for k in range(days):
+        d = first + timedelta(days=k)
+        for when in (_local(d.year, d.month, d.day), _local(d.year, d.month, d.day, 9, 30),
+                     _local(d.year, d.month, d.day, 23, 59, 59, 999_999)):
+            i += 1
+            dept = ("教育局", "住建局", "交通局", None)[i % 4]
+            out.append(_message(when, department=dept, replied=i % 5 == 0, own=i % 11 == 0,
+                                place=("城关镇", "河口乡")[i % 2],
+                                channel=("board", "hotline")[i % 3 == 0]))
+    return out
+
+
+UNANSWERED_RULES = [
+    UNANSWERED,
+    'type = "unanswered"\nworkdays = 5\n',
+    'type = "unanswered"\nworkdays = 1\ngroup_by = ["place"]\ntop = 3\n',
+    'type = "unanswered"\nworkdays = 3\ngroup_by = ["channel"]\n'
+    '[filters]\nplaces = ["城关镇"]\ninclude_own = true\n',
+    'type = "unanswered"\nworkdays = 2\ngroup_by = ["department"]\nquery = "留言"\n'
+    '[filters]\ndepartments = ["教育局", "住建局"]\nchannels = ["board"]\n',
+]
+
+
+def _both_ways(store, text, now, cal, monkeypatch, active=()):
+    """The firings of the store path (which must not read messages one by one) and those of
+    the scan (forced by finding no cutoff)."""
+    from alerts.ruletypes import perdoc
+
+    counted = make(rule(text))
+    with monkeypatch.context() as m:
+        m.setattr(perdoc, "scan", lambda *a, **k: pytest.fail("the store path scanned"))
+        got = counted.evaluate(store, now, calendar=cal, active=active)
+    scanned = make(rule(text))
+    monkeypatch.setattr(scanned, "_cutoff", lambda *a: None)
+    return got, scanned.evaluate(store, now, calendar=cal, active=active)
+
+
+def test_unanswered_counted_in_the_store_fires_as_the_scan_over_national_day(store, monkeypatch):
+    cal = WorkCalendar()
+    docs = _late_corpus(date(2026, 9, 18), 40)
+    store.put_many(docs)
+    instants = [_local(2026, 9, 20) + timedelta(hours=7 * k) for k in range(130)]
+    for d in docs[::7]:  # every deadline edge: just before, at, just after 24:00
+        due = cal.add_workdays(event_time(d), 3).due
+        instants += [due - timedelta(microseconds=1), due, due + timedelta(microseconds=1)]
+    fired = 0
+    for text in UNANSWERED_RULES:
+        active = set()
+        for now in sorted(instants):
+            got, want = _both_ways(store, text, now, cal, monkeypatch, active)
+            assert got == want, (text, now)
+            active = {f.key for f in got if not f.resolved}
+            fired += len(active)
+    assert fired > 1000  # the instants do see late messages
+
+
+def test_unanswered_late_at_the_24_00_after_the_last_working_day(store, monkeypatch):
+    cal = WorkCalendar()
+    # 2026-09-29 23:59:59.999999 and 2026-09-30 00:00 are different days with different due
+    # dates: after National Day (1–7 Oct) the third working day of one is Fri 9 Oct, that of
+    # the other the make-up Saturday 10 Oct
+    before = _message(_local(2026, 9, 29, 23, 59, 59, 999_999), department="教育局")
+    after = _message(_local(2026, 9, 30), department="教育局")
+    store.put_many([before, after])
+    due_before, due_after = (cal.add_workdays(event_time(d), 3).due for d in (before, after))
+    assert due_before.astimezone(SHANGHAI) == datetime(2026, 10, 10, tzinfo=SHANGHAI)
+    assert due_after.astimezone(SHANGHAI) == datetime(2026, 10, 11, tzinfo=SHANGHAI)
+    for now, late in ((due_before - timedelta(microseconds=1), []), (due_before, [before]),
+                      (due_after - timedelta(microseconds=1), [before]),
+                      (due_after, [before, after])):
+        got, want = _both_ways(store, UNANSWERED, now, cal, monkeypatch)
+        assert got == want
+        assert [(f.count, f.documents) for f in got] == (
+            [(len(late), [d.id for d in late])] if late else [])
+        if late:
+            assert got[0].window == (event_time(before), now)
+
+
+def test_unanswered_fallback_note_names_only_years_a_deadline_counted(store, monkeypatch):
+    cal = WorkCalendar()  # the package knows holidays up to 2026: 2027 is Monday–Friday
+    early = _message(_local(2026, 11, 30, 9), department=None)  # in no group, yet the oldest
+    store.put_many([early, _message(_local(2026, 12, 1, 9), department="教育局")])
+    now = _local(2027, 1, 6, 9)
+    got, want = _both_ways(store, UNANSWERED, now, cal, monkeypatch)
+    assert got == want and len(got) == 1
+    assert got[0].window == (event_time(early), now)
+    assert "周一至周五" not in got[0].reason  # 2027 is in the window, in no deadline
+    # a message whose count runs into 2027 (31 Dec 2026, then 1 and 4 Jan 2027), even one
+    # without a department, brings the note to every group
+    store.put_many([_message(_local(2026, 12, 30, 9), department=None)])
+    got, want = _both_ways(store, UNANSWERED, now, cal, monkeypatch)
+    assert got == want and [f.count for f in got] == [1]
+    assert "（2027 年无节假日安排，按周一至周五计算）" in got[0].reason
+    # nothing late at all: resolutions only, the same both ways
+    got, want = _both_ways(store, UNANSWERED, _local(2026, 12, 3), cal, monkeypatch,
+                           active={(("department", "教育局"),)})
+    assert got == want and [f.resolved for f in got] == [True]
+
+
+def test_unanswered_groups_it_cannot_filter_by_still_scan(store, monkeypatch):
+    from alerts.ruletypes import perdoc
+
+    came = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
+    store.put_many([_message(came, author="王先生"), _message(came, author="李女士"),
+                    _message(came, department="住建局", author="王先生")])
+    read = []
+    real = perdoc.scan
+    monkeypatch.setattr(perdoc, "scan", lambda *a, **k: read.append(1) or real(*a, **k))
+    text = 'type = "unanswered"\nworkdays = 3\ngroup_by = ["author"]\n'
+    firings = make(rule(text)).evaluate(store, NOW, calendar=WorkCalendar())
+    assert read and {f.group["author"]: f.count for f in firings} == {"王先生": 2, "李女士": 1}
+
+
+def test_unanswered_year_end_message_counts_only_the_next_year(store, tmp_path, monkeypatch):
+    cal = WorkCalendar.load(tmp_path, use_package=False)  # every year Monday–Friday
+    # came on 31 Dec 2029: its working days are all in 2030, so only 2030 is named; a message
+    # with an empty department is late but in no group
+    store.put_many([_message(_local(2029, 12, 31, 9)),
+                    _message(_local(2029, 12, 31, 10), department="")])
+    got, want = _both_ways(store, UNANSWERED, _local(2030, 1, 20), cal, monkeypatch)
+    assert got == want and [(f.group, f.count) for f in got] == [({"department": "教育局"}, 1)]
+    assert "（2030 年无节假日安排，按周一至周五计算）" in got[0].reason

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-from alerts.ruletypes._common import (Firing, base_query, doc_groups, doc_matches,
-                                      event_time, field_values, group_label, needs_scan, resolved,
-                                      scan, top_documents, window_at)
+from alerts.ruletypes._common import (STORE_FILTERS, Firing, aware, base_query, doc_groups,
+                                      doc_matches, event_time, field_values, group_label,
+                                      needs_scan, resolved, scan, top_documents, window_at)
 from alerts.ruletypes.window import RuleType
 from monitor.documents import Document
 from monitor.store import COUNT_FIELDS
@@ -145,7 +146,17 @@ class NewTerm(RuleType):
 
 
 class Unanswered(RuleType):
-    """Messages still without an official reply ``workdays`` working days after they came."""
+    """Messages still without an official reply ``workdays`` working days after they came.
+
+    A message's deadline depends only on its local date, and a later date never has an earlier
+    deadline; so the late messages are exactly those that came before one instant, the
+    midnight after the last date whose deadline has passed.  The store counts them up to that
+    instant (and lists each group's oldest) when the group fields are ones it filters by;
+    otherwise the messages are read and checked one by one.  Both give the same firings.
+    """
+
+    #: Most days stepped back from ``now - workdays`` looking for the last date that is late.
+    CUTOFF_STEPS = 400
 
     def evaluate(self, store, now, *, active=(), events=None, calendar=None, **_):
         from monitor.workdays import WorkCalendar
@@ -153,8 +164,80 @@ class Unanswered(RuleType):
         rule, n = self.rule, self.rule.params["workdays"]
         calendar = calendar or WorkCalendar(timezone=rule.params["timezone"])
         # n working days are at least n calendar days: younger messages cannot be late yet
-        query = base_query(rule, None, now - timedelta(days=n), replied=False)
+        query = base_query(rule, None, aware(now) - timedelta(days=n), replied=False)
         query.kinds = ["message"]
+        f = rule.filters
+        if (not needs_scan(rule) and all(g in STORE_FILTERS for g in rule.group_by)
+                and (not f.kinds or "message" in f.kinds)):
+            cutoff = self._cutoff(now, calendar)
+            if cutoff is not None:
+                query.until = min(query.until, cutoff)
+                return self._counted(store, now, query, calendar, active)
+        return self._scanned(store, now, query, calendar, active, events)
+
+    def _cutoff(self, now: datetime, calendar) -> datetime | None:
+        """The midnight (office time) after the last local date whose messages are late at
+        ``now``: a few ``add_workdays``, stepping back from the date ``workdays`` days ago."""
+        n, tz = self.rule.params["workdays"], self.rule.params["timezone"]
+        zone = ZoneInfo(tz)
+        day = (now - timedelta(days=n)).astimezone(zone).date()
+        for _ in range(self.CUTOFF_STEPS):
+            if calendar.add_workdays(day, n, tz).is_overdue(now):
+                return datetime.combine(day + timedelta(days=1), time(0), zone)
+            day -= timedelta(days=1)
+        return None  # pragma: no cover - a calendar without working days for a year
+
+    def _counted(self, store, now, query, calendar, active) -> list[Firing]:
+        """Late messages per group counted by the store (``query`` ends at the cutoff)."""
+        rule, n = self.rule, self.rule.params["workdays"]
+        if rule.group_by:
+            name = rule.group_by[0]
+            counts = {((name, k),): v for k, v in store.count_by_field(query, name).items()
+                      if k != ""}  # as doc_groups: an empty value is no group
+        else:
+            total = store.count(query)
+            counts = {(): total} if total else {}
+        first = store.search(dataclasses.replace(query, sort="oldest", limit=1)).hits
+        oldest = event_time(first[0].document) if first else now  # grouped or not
+        note = self._note(self._fallback_years(store, query, calendar, oldest, now)
+                          if first else [])
+        window, out = (oldest, now), []
+        for g, c in sorted(counts.items()):
+            page = dataclasses.replace(query, sort="oldest", limit=rule.top)
+            for name, value in g:
+                setattr(page, name + "s", [value])
+            out.append(Firing(rule, dict(g), c, window,
+                              [h.document.id for h in store.search(page).hits],
+                              f"{group_label(g)}：{c} 条留言超过 {n} 个工作日未答复{note}"))
+        return out + resolved(rule, active, set(counts), window, counts, "超期留言已全部答复")
+
+    def _fallback_years(self, store, query, calendar, oldest: datetime, now: datetime
+                        ) -> list[int]:
+        """The years without a holiday schedule that some late message's count runs through
+        (what the scan collects from each deadline): for each such year between the oldest late
+        message and ``now``, the latest late message that came early enough to count a day of
+        it does so exactly when its last working day is in that year or later."""
+        n, tz = self.rule.params["workdays"], self.rule.params["timezone"]
+        zone, years = ZoneInfo(tz), []
+        for year in calendar.fallback_years(oldest, now, tz):
+            # days counted: after the message's date up to its last working day (n = 0: its date)
+            last_date = date(year, 12, 31) - timedelta(days=1 if n else 0)
+            until = datetime.combine(last_date + timedelta(days=1), time(0), zone)
+            hits = store.search(dataclasses.replace(query, until=min(query.until, until),
+                                                    sort="newest", limit=1)).hits
+            if hits and calendar.add_workdays(event_time(hits[0].document), n,
+                                              tz).last_day.year >= year:
+                years.append(year)
+        return years
+
+    @staticmethod
+    def _note(years) -> str:
+        return (f"（{'、'.join(map(str, sorted(years)))} 年无节假日安排，按周一至周五计算）"
+                if years else "")
+
+    def _scanned(self, store, now, query, calendar, active, events) -> list[Firing]:
+        """Late messages read one by one (any grouping; at most SCAN_LIMIT read)."""
+        rule, n = self.rule, self.rule.params["workdays"]
         late: dict = {}
         oldest = now
         fallback: set[int] = set()
@@ -169,8 +252,7 @@ class Unanswered(RuleType):
             oldest = min(oldest, came)
             for g in doc_groups(rule, doc, None, events):
                 late.setdefault(g, []).append(doc)
-        note = (f"（{'、'.join(map(str, sorted(fallback)))} 年无节假日安排，按周一至周五计算）"
-                if fallback else "")
+        note = self._note(fallback)
         window = (oldest, now)
         out = []
         for g, docs in sorted(late.items()):
@@ -179,4 +261,3 @@ class Unanswered(RuleType):
                               f"{group_label(g)}：{len(docs)} 条留言超过 {n} 个工作日未答复{note}"))
         return out + resolved(rule, active, set(late), window,
                               {g: len(d) for g, d in late.items()}, "超期留言已全部答复")
-
