@@ -7,6 +7,7 @@ otherwise matching documents are read page by page (at most SCAN_LIMIT) and grou
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -106,6 +107,26 @@ def _norm(text: str) -> str:
     return "".join(ch for ch in folded if ch.isalnum())
 
 
+@lru_cache(maxsize=512)
+def _haystack(title: str, text: str, reply: str) -> str:
+    """A document's title, text and reply, normalised once for every rule that looks at it
+    (the strings' hashes are cached by Python, so the key costs nothing after the first)."""
+    return _norm(" ".join((title, text, reply)))
+
+
+@lru_cache(maxsize=1024)
+def _needles(query: str, terms: tuple[str, ...]) -> tuple[tuple, tuple[str, ...]]:
+    """A rule's query as (negated, normalised words) groups and its normalised terms."""
+    from monitor.store._fts import parse
+
+    groups = []
+    for group in parse(query) if query else []:
+        words = tuple(w for w in (_norm(t.text) for t in group) if w)
+        if words:
+            groups.append((group[0].negated, words))
+    return tuple(groups), tuple(n for n in (_norm(t) for t in terms) if n)
+
+
 def text_matches(rule: Rule, doc: Document) -> bool:
     """Whether a document's title, text or reply holds the rule's query and one of its terms.
 
@@ -113,21 +134,16 @@ def text_matches(rule: Rule, doc: Document) -> bool:
     query syntax (:func:`monitor.store._fts.parse`); docs/rules.md says where that differs
     from the store's word-based search.
     """
-    from monitor.store._fts import parse
-
-    hay = _norm(" ".join([doc.title or "", doc.text or "",
-                          doc.reply.text if doc.reply else ""]))
-    for group in parse(rule.query) if rule.query else []:
-        words = [w for w in (_norm(t.text) for t in group) if w]
-        if not words:
-            continue
-        if group[0].negated:
+    hay = _haystack(doc.title or "", doc.text or "", doc.reply.text or "" if doc.reply else "")
+    groups, terms = _needles(rule.query or "", tuple(rule.terms))
+    for negated, words in groups:
+        if negated:
             if words[0] in hay:
                 return False
         elif not any(w in hay for w in words):
             return False
     if rule.terms:
-        return any(_norm(t) in hay for t in rule.terms if _norm(t))
+        return any(t in hay for t in terms)
     return True
 
 
