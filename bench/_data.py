@@ -56,3 +56,16 @@ def board_messages() -> list[Document]:
                 reply=Reply(reply_text, None, parse_datetime(row.get("答复时间", ""))) if reply_text
                 else None, status="replied" if reply_text else "pending"))
     return docs
+
+
+def warm(monitor) -> None:
+    """Load jieba, every plugin's tables and the store before a timer starts (what a
+    long-running service has done already)."""
+    from monitor import textseg
+
+    textseg.tokenizer()
+    doc = Document.new("warm-up", "news", "https://warm.example/1", title="预热",
+                       text="模型加载：学校围墙倒塌，群众投诉道路积水。")
+    monitor.plugins.analyze(doc, monitor)
+    monitor.plugins.rank_risk(doc, monitor)
+    monitor.store.count()

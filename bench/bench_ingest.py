@@ -17,10 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._data import board_messages, weibo_posts  # noqa: E402
-from monitor import textseg  # noqa: E402
+from bench._data import board_messages, warm, weibo_posts  # noqa: E402
 from monitor.app import Monitor  # noqa: E402
-from monitor.documents import Document  # noqa: E402
 from monitor.config import load_config  # noqa: E402
 from monitor.plugins import DEFAULT_PLUGINS, PluginManager  # noqa: E402
 from monitor.starter import write_config  # noqa: E402
@@ -35,13 +33,7 @@ def run(label: str, docs, builtins: dict[str, str]) -> dict:
         with Monitor(config, plugins=plugins) as monitor:
             for doc in docs:  # fresh copies: the pipeline fills analysis in place
                 doc.analysis, doc.risk, doc.risk_reasons = {}, None, []
-            # load every model (jieba, snownlp, the plugins' tables) before the timer starts
-            textseg.tokenizer()
-            warm = Document.new("warm-up", "news", "https://warm.example/1", title="预热",
-                                text="模型加载：道路积水，群众投诉。")
-            monitor.plugins.analyze(warm, monitor)
-            monitor.plugins.rank_risk(warm, monitor)
-            monitor.store.count()
+            warm(monitor)  # every model (jieba, snownlp, the plugins' tables) before the timer
             start = time.perf_counter()
             stats = monitor.ingest(docs)
             seconds = time.perf_counter() - start

@@ -49,9 +49,8 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._data import board_messages, weibo_posts  # noqa: E402
+from bench._data import board_messages, warm, weibo_posts  # noqa: E402
 from bench.bench_crawl import SECTIONS, bare  # noqa: E402
-from monitor import textseg  # noqa: E402
 from monitor.config import SourceConfig, load_config  # noqa: E402
 from monitor.crawl import run_crawls  # noqa: E402
 from monitor.demo.site import build_site, serve_site  # noqa: E402
@@ -87,16 +86,6 @@ def _config_dir(path: Path, sources: list, *, parallel: int = 2, rules: dict | N
     if channels:
         (path / "channels.toml").write_text(channels, encoding="utf-8")
     return path
-
-
-def _warm(monitor) -> None:
-    """Load jieba and every plugin's tables (what a long-running service has done already)."""
-    textseg.tokenizer()
-    doc = Document.new("warm-up", "news", "https://warm.example/1", title="预热",
-                       text="模型加载：学校围墙倒塌，群众投诉道路积水。")
-    monitor.plugins.analyze(doc, monitor)
-    monitor.plugins.rank_risk(doc, monitor)
-    monitor.store.count()
 
 
 def _cpu() -> tuple[float, float]:
@@ -191,7 +180,7 @@ def worker(mode: str, config_dir: Path) -> dict:
         service = Service(config)
         began = time.perf_counter()
         service.start()
-        _warm(service.monitor)
+        warm(service.monitor)
         out["startup"] = time.perf_counter() - began
         self0, kids0 = _cpu()
         peaks.start()
@@ -431,7 +420,7 @@ def _latency_run(count: int, per_file: int, gap: float, tag: str) -> dict:
                           channels=f'[hook]\ntype = "webhook"\nurl = "{hook.url}"\ntimeout = 5\n')
         service = TimedService(load_config(cfg))
         service.start()
-        _warm(service.monitor)
+        warm(service.monitor)
         began = time.monotonic()
 
         def feed() -> None:
@@ -493,7 +482,7 @@ def _ingest_run(docs: list[Document], rules: dict) -> dict:
         cfg = _config_dir(Path(tmp), [], rules=rules)
         service = InboxOnly(load_config(cfg))
         service.start()
-        _warm(service.monitor)
+        warm(service.monitor)
         writer = HandoffWriter(inbox_dir(service.config.data_dir), run_label(0, "bench"),
                                batch=50, seconds=3600)
         for doc in docs:  # fresh copies: the pipeline fills analysis in place
