@@ -41,29 +41,6 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class UnusableChannel:
-    """A channel named in channels.toml that could not be set up (a secret not set, a bad
-    key): its deliveries become dead letters that say why, visible in ``monitor alerts
-    outbox`` and re-sendable once it is fixed and the service restarted."""
-
-    type = "unusable"
-    timeout = 1.0
-    limits = ()
-
-    def __init__(self, name: str, reason: str):
-        self.name, self.reason = name, reason
-
-    def send(self, message):
-        """Never delivers: the reason it cannot."""
-        from alerts.channels import DeliveryResult
-
-        return DeliveryResult.failed(self.reason, retryable=False)
-
-    def describe(self) -> dict:
-        """What is shown about it."""
-        return {"name": self.name, "type": self.type, "reason": self.reason}
-
-
 class Service:
     """The service on one configuration; :meth:`start`, then :meth:`run_forever` (or
     :meth:`run_once`), then :meth:`stop`."""
@@ -118,8 +95,9 @@ class Service:
             from alerts.maintenance import load_maintenance
 
             maintenance = load_maintenance(config.config_dir, timezone=config.timezone)
-            self.outbox = Outbox(self.state.engine, self._load_channels(), clock=self.clock,
-                                 maintenance=maintenance, **self._outbox_options())
+            channels, quiet_hours = self._load_channels()
+            self.outbox = Outbox(self.state.engine, channels, clock=self.clock,
+                                 maintenance=maintenance, quiet_hours=quiet_hours)
             self.outbox.on_worker_done = self.wake.set  # send what became due meanwhile
             self.alerts = Alerts(self.outbox, timezone=config.timezone)
             self.rules = self._load_rules()
@@ -145,61 +123,18 @@ class Service:
                  len(self.schedule.crawls), len(self.engine.rules), len(self.engine.per_document),
                  len(self.outbox.channels))
 
-    def _load_channels(self) -> dict:
+    def _load_channels(self) -> tuple[dict, dict]:
+        from monitor.wiring import service_channels
+
         if self._channels is not None:
-            return dict(self._channels)
-        from alerts.channels.log import LogChannel
-        from alerts.channels_config import load_channels
-
-        found = load_channels(self.config.config_dir)
-        channels = dict(found.channels)
-        for name in found.names():
-            if name in channels or name in found.disabled:
-                continue
-            try:
-                found.get(name)
-            except Exception as exc:  # noqa: BLE001 - the reason is what matters
-                log.error("%s", exc)
-                channels[name] = UnusableChannel(name, str(exc))
-        channels.setdefault("log", LogChannel("log", {}))  # always there: the service log
-        return channels
-
-    def _outbox_options(self) -> dict:
-        from alerts.channels_config import load_channels
-        from alerts.outbox import QuietHours
-
-        quiet = {}
-        try:
-            tables = load_channels(self.config.config_dir).tables
-        except Exception:  # noqa: BLE001 - reported by _load_channels
-            tables = {}
-        for name, table in tables.items():
-            if isinstance(table, dict) and table.get("quiet_hours"):
-                quiet[name] = QuietHours.parse(table["quiet_hours"], self.config.timezone)
-        return {"quiet_hours": quiet}
+            return dict(self._channels), {}
+        return service_channels(self.config)
 
     def _load_rules(self):
-        from alerts.engine import RuleEngine
-        from alerts.rules import load_rules
-        from monitor.org import load_org
-        from monitor.workdays import WorkCalendar
+        from monitor.wiring import rule_engine
 
         self._rule_files = self._rules_signature()
-        rules, problems = load_rules(self.config.config_dir)
-        for problem in problems:
-            log.error("rule not loaded: %s", problem)
-        org = load_org(self.config.config_dir)
-        known = list(self.outbox.channels)
-        for rule in rules.values():
-            for problem in org.check(list(rule.contacts), known):
-                log.error("rule %s: %s", rule.id, problem)
-
-        def route(rule):
-            return org.route(list(rule.channels), list(rule.contacts))
-
-        calendar = WorkCalendar.load(self.config.config_dir, timezone=self.config.timezone,
-                                     strict=False, on_warning=log.warning)
-        self.engine = RuleEngine(rules, self.alerts, route=route, calendar=calendar)
+        self.engine, rules = rule_engine(self.config, self.alerts, list(self.outbox.channels))
         return rules
 
     def _rules_signature(self) -> list:
