@@ -177,7 +177,9 @@ def plugins_list(obj: Context, as_json: bool) -> None:
 
 def _register_subcommands() -> None:
     from monitor.cli_alerts import alerts
+    from monitor.cli_audit import audit
     from monitor.cli_demo import demo
+    from monitor.cli_incidents import incidents
     from monitor.cli_rules import rules
     from monitor.cli_run import run, status
     from monitor.cli_search import search
@@ -194,6 +196,8 @@ def _register_subcommands() -> None:
     cli.add_command(alerts)
     cli.add_command(run)
     cli.add_command(status)
+    cli.add_command(incidents)
+    cli.add_command(audit)
 
 
 _register_subcommands()
