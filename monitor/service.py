@@ -101,6 +101,11 @@ class Service:
             self.outbox.on_worker_done = self.wake.set  # send what became due meanwhile
             self.alerts = Alerts(self.outbox, timezone=config.timezone)
             self.rules = self._load_rules()
+            from monitor.clocks import Clocks
+            from monitor.wiring import role_channels
+
+            self.clocks = Clocks(self.state.engine, outbox=self.outbox,
+                                 route=role_channels(config), timezone_name=config.timezone)
             self.engine.start(store, now)
             self.inbox = Inbox(self.monitor, on_stored=self._stored, wake=self.wake.set)
         except BaseException:
@@ -218,7 +223,8 @@ class Service:
 
         now = now or self.clock()
         self._check_clock(now)
-        done = {"crawls": [], "rules": 0, "ticked": [], "closed": 0, "delivered": None}
+        done = {"crawls": [], "rules": 0, "clocks": [], "ticked": [], "closed": 0,
+                "delivered": None}
         if self._renew_at is None or now >= self._renew_at:
             try:
                 self.lease.renew(now)
@@ -239,6 +245,7 @@ class Service:
             if self._quiet_at is None or now >= self._quiet_at:
                 done["closed"] = self.engine.close_quiet(now)
                 self._quiet_at = now + timedelta(seconds=QUIET_EVERY)
+            done["clocks"] = self.clocks.tick(now)  # deadline steps (issue 8), each once
             done["ticked"] = self.alerts.tick(now)
             done["delivered"] = self.outbox.deliver_due(now, wait=False)
         except Exception:  # noqa: BLE001 - the state database is busy: next round
@@ -333,6 +340,7 @@ class Service:
         due = self.schedule.take_rules(self.engine.windowed, now)
         self._evaluate(due, now)
         self.engine.close_quiet(now)
+        self.clocks.tick(now)
         ticked = self.alerts.tick(now)
         delivered = self.outbox.deliver_due(now, wait=True)
         return {"crawls": crawls, "results": list(self.crawl_results), "rules": len(due),

@@ -81,3 +81,16 @@ def rule_engine(config: MonitorConfig, alerts, known_channels: list[str]):
     calendar = WorkCalendar.load(config.config_dir, timezone=config.timezone, strict=False,
                                  on_warning=log.warning)
     return RuleEngine(rules, alerts, route=route, calendar=calendar), rules
+
+
+def role_channels(config: MonitorConfig):
+    """A function from role (or contact) names in ``config/org.toml`` to channel names: how
+    the deadline clocks reach the people at each step."""
+    from monitor.org import load_org
+
+    org = load_org(config.config_dir)
+
+    def route(names: list[str]) -> list[str]:
+        return list(org.route([], list(names)).channels)
+
+    return route

@@ -14,6 +14,7 @@ from alerts.channels.webhook import WebhookChannel
 from alerts.tables import alert_notices
 from clocks import Clock
 from conftest import board_source
+from faults._killkit import wait_for
 from monitor.app import Monitor
 from monitor.config import SourceConfig, load_config
 from monitor.errors import ConfigError
@@ -401,3 +402,23 @@ def test_matches_of_one_batch_are_one_firing_and_one_notice(make_config):
         assert alert.message["reason"].startswith("5 条信息命中规则") and "围墙4" in \
             alert.message["reason"]
         assert len(rx.accepted("webhook")) == 1
+
+
+def test_the_service_fires_deadline_steps_to_the_roles_channels(make_config):
+    from monitor.clocks import StepSpec
+
+    config = load_config(make_config())
+    (config.config_dir / "org.toml").write_text(
+        '[contacts."张三"]\nchannels = ["hook"]\n\n[roles."新闻发言人"]\ncontacts = ["张三"]\n',
+        encoding="utf-8")
+    clock = Clock(datetime(2026, 12, 1, 1, 0, tzinfo=UTC))
+    with Receiver() as rx, running(config, clock=clock, channels=_hook(rx)) as service:
+        service.clocks.arm("INC-1", [StepSpec("release-target/due", "release-target", "due",
+                                              clock() + timedelta(hours=3), ["新闻发言人"],
+                                              text="3 小时发布目标已到")])
+        assert service.run_pending()["clocks"] == []
+        clock.advance(hours=3)
+        [fired] = service.run_pending()["clocks"]
+        assert fired.channels == ["hook"] and fired.late_seconds is None
+        [got] = wait_for("the reminder delivered", lambda: rx.accepted("webhook"), 10)
+        assert got.json["kind"] == "reminder" and "3 小时发布目标已到" in got.json["title"]
