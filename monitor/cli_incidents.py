@@ -1,10 +1,286 @@
-"""``monitor incidents``: open, classify and follow incidents (issue 8; docs/incidents.md)."""
+"""``monitor incidents``: open, classify and follow incidents (issue 8; docs/incidents.md).
+
+Every act takes ``--as NAME`` (default ``$MONITOR_USER``) and is refused, with the refusal in
+the audit trail, unless NAME is a contact of ``config/org.toml``.  Times given are read in the
+office's zone (``[monitor] timezone``) and shown in it.
+"""
 from __future__ import annotations
 
+from datetime import datetime
+
 import click
+
+from monitor.cli import Context, pass_ctx
+from monitor.output import clip, echo_json, local_time, parse_when, table
+
+
+class Desk:
+    """The incidents of the configured state database; ``acting``: people are checked
+    against org.toml's contacts."""
+
+    def __init__(self, obj: Context, acting: bool = True):
+        from monitor.incidents import Incidents
+        from monitor.org import load_org
+        from monitor.state import StateDB
+
+        config = obj.config
+        self.tz = config.timezone
+        people = list(load_org(obj.config_dir).contacts) if acting else None
+        self.incidents = Incidents(StateDB(config.state_url).engine, timezone=self.tz,
+                                   people=people)
+
+    def when(self, value: datetime | None) -> str:
+        return local_time(value, self.tz)
+
+    def parse(self, value: str | None, option: str, *, action: str, target: str,
+              by: str) -> datetime | None:
+        """A time given on the command line, in the office's zone (None if not given); one
+        that does not parse is refused, and the refusal audited."""
+        if value is None:
+            return None
+        try:
+            return parse_when(value, tz=self.tz)
+        except click.BadParameter as exc:
+            self.incidents.refused(action, target, by, f"{option}: {exc.message}",
+                                   {option.lstrip("-"): value})
+            raise click.BadParameter(exc.message, param_hint=option) from None
+
+    def act(self, verb: str, *args, **kwargs):
+        """Call ``Incidents.<verb>``; a refusal (already audited) becomes a one-line error."""
+        from monitor.incidents import NotFound, Refused
+
+        try:
+            return getattr(self.incidents, verb)(*args, **kwargs)
+        except (NotFound, Refused) as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+_as = click.option("--as", "actor", envvar="MONITOR_USER", default="", metavar="NAME",
+                   help="Who does it (default: $MONITOR_USER); must be a contact in org.toml.")
+_why = click.option("--why", default="", help="Why (required; recorded with who and when).")
+_json = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
 @click.group()
 def incidents() -> None:
     """Incidents: open one from an alert or by hand, set its level and category, see its
     timeline."""
+
+
+def _summary_line(inc) -> str:
+    parts = [inc.id, inc.state, inc.level or "(no level)", inc.category or "(no category)"]
+    return "  ".join(parts) + f"  {inc.title}"
+
+
+@incidents.command("open")
+@click.argument("title")
+@click.option("--from-alert", "from_alert", metavar="ALERT_ID",
+              help="Open from this alert: its documents are linked, its first firing is the "
+                   "detected time.")
+@click.option("--document", "documents", multiple=True, metavar="DOC_ID",
+              help="Link a document (repeat for several).")
+@click.option("--search", "from_search", metavar="QUERY", help="The search it was found by.")
+@click.option("--event", "from_event", metavar="REF", help="The event it was opened from.")
+@click.option("--occurred", metavar="WHEN", help="When it happened (e.g. 2026-12-01T08:30, 3h).")
+@click.option("--detected", metavar="WHEN",
+              help="When the office learnt of it (default: the alert's first firing, or now).")
+@click.option("--level", help="特别重大, 重大, 较大 or 一般 (needs --why).")
+@click.option("--category", help="建设性意见, 实际困难, 重大问题, 模糊认识, 错误看法 or 虚假不实 "
+                                 "(needs --why).")
+@_why
+@click.option("--jurisdiction", metavar="TEXT", help="属地 (free text for now).")
+@click.option("--unit", metavar="TEXT", help="The responsible unit (free text for now).")
+@_as
+@_json
+@pass_ctx
+def open_(obj: Context, title: str, from_alert, documents, from_search, from_event, occurred,
+          detected, level, category, why, jurisdiction, unit, actor, as_json) -> None:
+    """Open an incident called TITLE."""
+    desk = Desk(obj)
+    where = {"action": "incident.open", "target": "(new)", "by": actor}
+    made = desk.act("open", title, by=actor, from_alert=from_alert, documents=documents,
+                    from_search=from_search, from_event=from_event,
+                    occurred_at=desk.parse(occurred, "--occurred", **where),
+                    detected_at=desk.parse(detected, "--detected", **where), level=level,
+                    category=category, why=why, jurisdiction=jurisdiction, unit=unit)
+    if as_json:
+        echo_json(made.to_dict())
+        return
+    links = desk.incidents.links(made.id)
+    click.echo(f"opened {_summary_line(made)}")
+    click.echo(f"detected {desk.when(made.detected_at)}"
+               + (f", occurred {desk.when(made.occurred_at)}" if made.occurred_at else "")
+               + (f"; {len(links)} link(s)" if links else ""))
+
+
+@incidents.command("list")
+@click.option("--state", type=click.Choice(["open", "closed", "all"]), default="open",
+              show_default=True)
+@_json
+@pass_ctx
+def list_(obj: Context, state: str, as_json: bool) -> None:
+    """Incidents, newest first."""
+    desk = Desk(obj, acting=False)
+    found = desk.incidents.list(state=state)
+    if as_json:
+        echo_json([i.to_dict() for i in found])
+        return
+    click.echo(table(["id", "state", "level", "category", "unit", "detected", "opened by",
+                      "title"],
+                     [[i.id, i.state, i.level or "", i.category or "",
+                       clip(i.responsible_unit or "", 16), desk.when(i.detected_at),
+                       i.opened_by, clip(i.title, 40)] for i in found]))
+    click.echo(f"{len(found)} incident(s)")
+
+
+@incidents.command()
+@click.argument("incident_id")
+@_json
+@pass_ctx
+def show(obj: Context, incident_id: str, as_json: bool) -> None:
+    """One incident: its times, links and its timeline in order."""
+    desk = Desk(obj, acting=False)
+    inc = desk.incidents.get(incident_id)
+    if inc is None:
+        raise click.ClickException(f"no incident {incident_id!r}; see monitor incidents list "
+                                   "--state all")
+    links, events = desk.incidents.links(inc.id), desk.incidents.timeline(inc.id)
+    if as_json:
+        echo_json({"incident": inc.to_dict(), "links": [x.to_dict() for x in links],
+                   "timeline": [e.to_dict() for e in events]})
+        return
+    lines = [f"incident   {inc.id}", f"title      {inc.title}",
+             f"state      {inc.state}   level {inc.level or '(unset)'}   "
+             f"category {inc.category or '(unset)'}",
+             f"unit       {inc.responsible_unit or '(unset)'}   "
+             f"jurisdiction {inc.jurisdiction or '(unset)'}",
+             f"occurred   {desk.when(inc.occurred_at) or '(unknown)'}",
+             f"detected   {desk.when(inc.detected_at)}",
+             f"confirmed  {desk.when(inc.confirmed_at) or '(not yet)'}",
+             f"opened     {desk.when(inc.created_at)} by {inc.opened_by}"]
+    if inc.closed_at:
+        lines.append(f"closed     {desk.when(inc.closed_at)} by {inc.closed_by}: {inc.summary}")
+    click.echo("\n".join(lines))
+    click.echo(f"\nlinks ({len(links)})")
+    click.echo(table(["kind", "ref", "note", "by", "at"],
+                     [[x.kind, x.ref, clip(x.note, 30), x.added_by, desk.when(x.at)]
+                      for x in links]))
+    click.echo(f"\ntimeline ({len(events)})")
+    click.echo(table(["at", "what", "by", "recorded"],
+                     [[desk.when(e.at), e.kind, e.actor,
+                       desk.when(e.recorded_at) if e.recorded_at != e.at else ""]
+                      for e in events], [e.text for e in events]))
+
+
+def _changed(inc, what: str, as_json: bool) -> None:
+    if as_json:
+        echo_json(inc.to_dict())
+    else:
+        click.echo(f"{inc.id}: {what}")
+
+
+@incidents.command()
+@click.argument("incident_id")
+@click.argument("level")
+@_why
+@_as
+@_json
+@pass_ctx
+def level(obj: Context, incident_id: str, level: str, why: str, actor: str,
+          as_json: bool) -> None:
+    """Set the LEVEL of an incident: 特别重大, 重大, 较大 or 一般."""
+    desk = Desk(obj)
+    inc = desk.act("set_level", incident_id, level, by=actor, why=why)
+    _changed(inc, f"level {inc.level} (by {actor.strip()}: {why.strip()})", as_json)
+
+
+@incidents.command()
+@click.argument("incident_id")
+@click.argument("category")
+@_why
+@_as
+@_json
+@pass_ctx
+def category(obj: Context, incident_id: str, category: str, why: str, actor: str,
+             as_json: bool) -> None:
+    """Set the response CATEGORY: 建设性意见, 实际困难, 重大问题, 模糊认识, 错误看法, 虚假不实."""
+    desk = Desk(obj)
+    inc = desk.act("set_category", incident_id, category, by=actor, why=why)
+    _changed(inc, f"category {inc.category} (by {actor.strip()}: {why.strip()})",
+             as_json)
+
+
+@incidents.command()
+@click.argument("incident_id")
+@click.option("--at", "at", required=True, metavar="WHEN",
+              help="When it was confirmed (e.g. 2026-12-01T10:40, 30m).")
+@_as
+@_json
+@pass_ctx
+def confirm(obj: Context, incident_id: str, at: str, actor: str, as_json: bool) -> None:
+    """Record when the incident was confirmed (the third of its times)."""
+    desk = Desk(obj)
+    inc = desk.act("confirm", incident_id, desk.parse(
+        at, "--at", action="incident.confirm", target=incident_id, by=actor), by=actor)
+    _changed(inc, f"confirmed {desk.when(inc.confirmed_at)}", as_json)
+
+
+@incidents.command()
+@click.argument("incident_id")
+@click.option("--document", "documents", multiple=True, metavar="DOC_ID",
+              help="A document to link (repeat for several).")
+@click.option("--alert", "alert_ids", multiple=True, metavar="ALERT_ID",
+              help="An alert to link; its documents come with it.")
+@click.option("--event", "event_refs", multiple=True, metavar="REF")
+@click.option("--search", "searches", multiple=True, metavar="QUERY")
+@click.option("--note", default="", help="Why it belongs to the incident.")
+@_as
+@_json
+@pass_ctx
+def link(obj: Context, incident_id: str, documents, alert_ids, event_refs, searches, note,
+         actor, as_json) -> None:
+    """Link documents, alerts, events or searches to an incident."""
+    wanted = [("document", d) for d in documents] + [("alert", a) for a in alert_ids] + [
+        ("event", e) for e in event_refs] + [("search", s) for s in searches]
+    if not wanted:
+        raise click.UsageError("name what to link: --document ID, --alert ID, --event REF or "
+                               "--search QUERY")
+    desk = Desk(obj)
+    added = []
+    for kind, ref in wanted:  # one act each; those before a refusal stay linked
+        added += desk.act("link", incident_id, kind, ref, by=actor, note=note)
+    if as_json:
+        echo_json([x.to_dict() for x in added])
+        return
+    for x in added:
+        click.echo(f"{incident_id}: linked {x.kind} {x.ref}")
+
+
+@incidents.command()
+@click.argument("incident_id")
+@click.option("--jurisdiction", metavar="TEXT", help="属地 (free text for now).")
+@click.option("--unit", metavar="TEXT", help="The responsible unit (free text for now).")
+@_why
+@_as
+@_json
+@pass_ctx
+def assign(obj: Context, incident_id: str, jurisdiction, unit, why, actor, as_json) -> None:
+    """Override the jurisdiction or responsible unit of an incident."""
+    desk = Desk(obj)
+    inc = desk.act("assign", incident_id, jurisdiction=jurisdiction, unit=unit, by=actor,
+                   why=why)
+    _changed(inc, f"unit {inc.responsible_unit or '(unset)'}, jurisdiction "
+                        f"{inc.jurisdiction or '(unset)'}", as_json)
+
+
+@incidents.command()
+@click.argument("incident_id")
+@click.option("--summary", default="", help="What was done (required).")
+@_as
+@_json
+@pass_ctx
+def close(obj: Context, incident_id: str, summary: str, actor: str, as_json: bool) -> None:
+    """Close an incident with a summary; after that nothing about it changes."""
+    desk = Desk(obj)
+    inc = desk.act("close", incident_id, summary, by=actor)
+    _changed(inc, f"closed {desk.when(inc.closed_at)}: {inc.summary}", as_json)

@@ -64,18 +64,25 @@ class Incidents:
             with audit.transaction(self.engine) as conn:
                 return body(conn, now)
         except (NotFound, Refused) as exc:
-            with audit.transaction(self.engine) as conn:
-                audit.record(conn, actor=(by or "").strip() or "(nobody)", action=action,
-                             target=target, after=attempt, refused=True, reason=str(exc), at=now)
+            self.refused(action, target, by, str(exc), attempt, at=now)
             raise
+
+    def refused(self, action: str, target: str, by: str, reason: str, attempt=None, *,
+                at: datetime | None = None) -> None:
+        """Audit a refused attempt in a transaction of its own (also for callers that refuse
+        input before it reaches a method here, such as a time that does not parse)."""
+        with audit.transaction(self.engine) as conn:
+            audit.record(conn, actor=(by or "").strip() or "(nobody)", action=action,
+                         target=target, after=attempt, refused=True, reason=reason,
+                         at=at or self.clock())
 
     def _check_person(self, by: str) -> None:
         name = (by or "").strip()
         if not name:
             raise Refused("who is acting? give --as NAME (or set $MONITOR_USER)")
         if self.people is not None and name not in self.people:
-            raise Refused(f"unknown person {name!r}{hint(name, self.people)}: not a contact "
-                          "in org.toml (add them under [contacts])")
+            raise Refused(f"unknown person {name!r}: not a contact in org.toml (add them "
+                          f"under [contacts]){hint(name, self.people)}")
 
     def _audit(self, conn, now, by, action, target, before=None, after=None) -> None:
         audit.record(conn, actor=by.strip(), action=action, target=target, before=before,
@@ -198,7 +205,7 @@ class Incidents:
         by = inc.opened_by
         if inc.occurred_at is not None:
             self._event(conn, inc.id, inc.occurred_at, now, by, "occurred", "the event occurred")
-        source = f"alert {from_alert} first fired" if from_alert else "noticed"
+        source = f"alert {from_alert} first fired" if from_alert else "opened by hand"
         self._event(conn, inc.id, inc.detected_at, now, by, "detected", f"detected: {source}",
                     {"from_alert": from_alert})
         docs = sum(1 for x in links if x.kind == "document")
