@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import JSON, Column, DateTime, Index, Integer, String, Table, Text
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import JSON, Column, DateTime, Index, Integer, String, Table, Text, select
 
 from monitor.state import metadata
 
@@ -216,3 +218,14 @@ def required(text: str | None, message: str) -> str:
     if not (text or "").strip():
         raise Refused(message)
     return text.strip()
+
+
+def next_id(conn, now: datetime, tz: str) -> str:
+    """``INC-<the office's local day>-NNN``, the next number of that day (call it inside the
+    transaction that inserts the incident, holding the write lock)."""
+    day = now.astimezone(ZoneInfo(tz)).strftime("%Y%m%d")
+    prefix = f"INC-{day}-"
+    ids = conn.execute(select(incidents.c.id).where(
+        incidents.c.id.like(prefix + "%"))).scalars().all()
+    numbers = [int(i[len(prefix):]) for i in ids if i[len(prefix):].isdigit()]
+    return f"{prefix}{max(numbers, default=0) + 1:03d}"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select, update
 
@@ -24,7 +23,7 @@ from monitor import audit
 from monitor.incident_tables import (  # noqa: F401  (NotFound, Refused, Router re-exported)
     CATEGORIES, CLOSED, LEVELS, LINK_KINDS, OPEN, TABLES, Event, Incident, Link, NotFound,
     Refused, Router, aware, choice, hint, incident_events, incident_links, incidents, iso,
-    no_routing, required, utc)
+    next_id, no_routing, required, utc)
 from monitor.output import local_time
 from monitor.state import ensure_schema
 
@@ -84,9 +83,11 @@ class Incidents:
             raise Refused(f"unknown person {name!r}: not a contact in org.toml (add them "
                           f"under [contacts]){hint(name, self.people)}")
 
-    def _audit(self, conn, now, by, action, target, before=None, after=None) -> None:
+    def _audit(self, conn, now, by, action, target, before=None, after=None, reason=""):
+        # Ids, levels, times and reasons only: titles, summaries and notes may quote the
+        # public, so they stay in the incident tables, not in the trail (docs/audit.md).
         audit.record(conn, actor=by.strip(), action=action, target=target, before=before,
-                     after=after, at=now)
+                     after=after, reason=reason, at=now)
 
     def _event(self, conn, iid, at, recorded, by, kind, text, data=None) -> None:
         conn.execute(insert(incident_events).values(
@@ -114,7 +115,7 @@ class Incidents:
         """Open an incident; from an alert it takes the alert's documents and its first firing
         as the detected time (else detected is now)."""
         documents = list(documents)
-        attempt = {"title": title, "occurred_at": iso(occurred_at) if isinstance(
+        attempt = {"occurred_at": iso(occurred_at) if isinstance(
             occurred_at, datetime) else None, "detected_at": iso(detected_at) if isinstance(
             detected_at, datetime) else None, "from_alert": from_alert, "from_search": from_search,
             "from_event": from_event, "documents": documents, "level": level,
@@ -137,7 +138,7 @@ class Incidents:
                                                      ("event", from_event)) if r and r.strip()]
             detected = detected or now
             self._check_times(occurred, detected, None, now)
-            iid = self._next_id(conn, now)
+            iid = next_id(conn, now, self.timezone)
             draft = Incident(id=iid, title=name, state=OPEN, level=lv, category=cat,
                              jurisdiction=None, responsible_unit=None, occurred_at=occurred,
                              detected_at=detected, confirmed_at=None, opened_by=by.strip(),
@@ -153,12 +154,13 @@ class Incidents:
                     incident_id=iid, kind=link.kind, ref=link.ref, note=link.note,
                     added_by=link.added_by, at=now))
             self._opening_events(conn, draft, made, from_alert, reason, now)
+            kept = {k: v for k, v in draft.to_dict().items() if k not in ("title", "summary")}
             self._audit(conn, now, by, "incident.open", iid, None,
-                        {**draft.to_dict(), "links": [[x.kind, x.ref] for x in made]})
+                        {**kept, "links": [[x.kind, x.ref] for x in made]})
             for field_, value in (("level", lv), ("category", cat)):
                 if value:
-                    self._audit(conn, now, by, f"incident.{field_}", iid, {field_: None},
-                                {field_: value, "why": reason})
+                    self._audit(conn, now, by, f"incident.set_{field_}", iid, {field_: None},
+                                {field_: value}, reason)
             return draft
 
         return self._act("incident.open", NEW, by, attempt, body)
@@ -191,15 +193,6 @@ class Incidents:
         if confirmed is not None and confirmed < detected:
             raise Refused(f"confirmed ({self._when(confirmed)}) before it was detected "
                           f"({self._when(detected)})")
-
-    def _next_id(self, conn, now: datetime) -> str:
-        """``INC-<office's local day>-NNN``, the next number of that day."""
-        day = now.astimezone(ZoneInfo(self.timezone)).strftime("%Y%m%d")
-        prefix = f"INC-{day}-"
-        ids = conn.execute(select(incidents.c.id).where(
-            incidents.c.id.like(prefix + "%"))).scalars().all()
-        numbers = [int(i[len(prefix):]) for i in ids if i[len(prefix):].isdigit()]
-        return f"{prefix}{max(numbers, default=0) + 1:03d}"
 
     def _opening_events(self, conn, inc: Incident, links: list[Link], from_alert, why, now):
         by = inc.opened_by
@@ -239,11 +232,11 @@ class Incidents:
             self._event(conn, iid, now, now, by, field_,
                         f"{field_} {old or 'unset'} → {new}: {reason}",
                         {"from": old, "to": new, "why": reason})
-            self._audit(conn, now, by, f"incident.{field_}", iid, {field_: old},
-                        {field_: new, "why": reason})
+            self._audit(conn, now, by, f"incident.set_{field_}", iid, {field_: old},
+                        {field_: new}, reason)
             return self._load(conn, iid)
 
-        return self._act(f"incident.{field_}", iid, by, {field_: value, "why": why}, body)
+        return self._act(f"incident.set_{field_}", iid, by, {field_: value, "why": why}, body)
 
     def confirm(self, iid: str, at: datetime, *, by: str) -> Incident:
         """Record when the incident was confirmed (not before it was detected, not future)."""
@@ -281,14 +274,14 @@ class Incidents:
                 conn.execute(insert(incident_links).values(
                     incident_id=iid, kind=x.kind, ref=x.ref, note=x.note, added_by=x.added_by,
                     at=now))
+            refs = {"links": [[x.kind, x.ref] for x in added]}
             self._event(conn, iid, now, now, by, "linked", f"linked {k} {r}"
                         + (f" and {len(added) - 1} document(s)" if len(added) > 1 else "")
-                        + (f": {note}" if note else ""), {"links": [[x.kind, x.ref] for x in added]})
-            self._audit(conn, now, by, "incident.link", iid, None,
-                        {"links": [[x.kind, x.ref] for x in added], "note": note})
+                        + (f": {note}" if note else ""), refs)
+            self._audit(conn, now, by, "incident.link", iid, None, refs)
             return added
 
-        return self._act("incident.link", iid, by, {"kind": kind, "ref": ref, "note": note}, body)
+        return self._act("incident.link", iid, by, {"kind": kind, "ref": ref}, body)
 
     def assign(self, iid: str, *, by: str, why: str, jurisdiction: str | None = None,
                unit: str | None = None) -> Incident:
@@ -302,10 +295,12 @@ class Incidents:
             reason = required(why, "changing who is responsible needs a reason (--why)")
             before = {k: getattr(inc, k) for k in changes}
             conn.execute(update(incidents).where(incidents.c.id == iid).values(**changes))
+            label = {"jurisdiction": "jurisdiction", "responsible_unit": "unit"}
             self._event(conn, iid, now, now, by, "assigned", ", ".join(
-                f"{k} {before[k] or 'unset'} → {v}" for k, v in changes.items()) + f": {reason}",
+                f"{label[k]} {before[k] or 'unset'} → {v}" for k, v in changes.items())
+                + f": {reason}",
                 {"from": before, "to": changes, "why": reason})
-            self._audit(conn, now, by, "incident.assign", iid, before, {**changes, "why": reason})
+            self._audit(conn, now, by, "incident.assign", iid, before, changes, reason)
             return self._load(conn, iid)
 
         return self._act("incident.assign", iid, by, {"jurisdiction": jurisdiction,
@@ -320,10 +315,10 @@ class Incidents:
                 state=CLOSED, closed_at=now, closed_by=by.strip(), summary=text))
             self._event(conn, iid, now, now, by, "closed", f"closed: {text}")
             self._audit(conn, now, by, "incident.close", iid, {"state": OPEN},
-                        {"state": CLOSED, "summary": text})
+                        {"state": CLOSED})
             return self._load(conn, iid)
 
-        return self._act("incident.close", iid, by, {"summary": summary}, body)
+        return self._act("incident.close", iid, by, {"state": CLOSED}, body)
 
     # -- reading ------------------------------------------------------------------------------
 

@@ -71,8 +71,8 @@ def refusals(run) -> list[tuple[str, str, str]]:
 
 
 def fire_alert(run) -> str:
-    box = Outbox(run.engine, {"duty": LogChannel("duty", {"file": str(run.directory / "d.jsonl")})},
-                 clock=lambda: FIRED, rng=random.Random(1))
+    duty = LogChannel("duty", {"file": str(run.directory / "d.jsonl")})
+    box = Outbox(run.engine, {"duty": duty}, clock=lambda: FIRED, rng=random.Random(1))
     docs = [AlertDoc(title="某校围墙倒塌？", source="weibo", channel="weibo",
                      url="https://example.com/post/1")]
     alert = Alerts(box).fire(Firing(rule="school-wall", group={"place": "城关镇"},
@@ -119,11 +119,10 @@ def test_level_category_link_close_by_named_people(world):
             shown["incident"]["state"], shown["incident"]["closed_by"],
             shown["incident"]["responsible_unit"]) == ("重大", "虚假不实", "closed", "王五",
                                                        "县教育局")
-    acts = [(e.actor, e.action, e.after.get("why") or e.after.get("summary"))
-            for e in audit.entries(world.engine)]
-    assert acts == [("张三", "incident.open", None), ("王五", "incident.level", "舆情升温"),
-                    ("周八", "incident.category", "核实为谣言"), ("张三", "incident.link", None),
-                    ("张三", "incident.link", None), ("王五", "incident.close", "已澄清")]
+    acts = [(e.actor, e.action, e.reason) for e in audit.entries(world.engine)]
+    assert acts == [("张三", "incident.open", ""), ("王五", "incident.set_level", "舆情升温"),
+                    ("周八", "incident.set_category", "核实为谣言"), ("张三", "incident.link", ""),
+                    ("张三", "incident.link", ""), ("王五", "incident.close", "")]
 
 
 def test_a_person_not_in_org_toml_is_refused_and_audited(world):
@@ -136,7 +135,7 @@ def test_a_person_not_in_org_toml_is_refused_and_audited(world):
     line = one_line_error(world("close", inc["id"], "--summary", "x", user=None))
     assert "give --as NAME (or set $MONITOR_USER)" in line
     assert [(who, what) for who, what, _ in refusals(world)] == [
-        ("路人甲", "incident.open"), ("张山", "incident.level"), ("(nobody)", "incident.close")]
+        ("路人甲", "incident.open"), ("张山", "incident.set_level"), ("(nobody)", "incident.close")]
     assert json.loads(ok(world("show", inc["id"], "--json")))["incident"]["level"] is None
 
 
@@ -169,7 +168,7 @@ def test_nothing_changes_after_closing(world):
     line = one_line_error(world("category", inc["id"], "虚假不实", "--why", "后来发现是谣言"))
     assert "was closed on" in line and "its category can no longer change" in line
     one_line_error(world("close", inc["id"], "--summary", "again"))
-    assert [what for _, what, _ in refusals(world)] == ["incident.category", "incident.close"]
+    assert [what for _, what, _ in refusals(world)] == ["incident.set_category", "incident.close"]
     assert json.loads(ok(world("show", inc["id"], "--json")))["incident"]["category"] is None
 
 

@@ -122,14 +122,15 @@ def test_level_and_category_changes_recorded_with_who_and_why(world):
          {"from": "较大", "to": "重大", "why": "涉及学生伤亡传言"}),
         ("category", "周八", T0 + timedelta(minutes=15),
          {"from": None, "to": "虚假不实", "why": "现场核实无人员伤亡"})]
-    rows = [(e.actor, e.action, e.before, e.after, e.at) for e in trail(inc.engine)
-            if e.action in ("incident.level", "incident.category")]
+    rows = [(e.actor, e.action, e.before, e.after, e.reason, e.at) for e in trail(inc.engine)
+            if e.action in ("incident.set_level", "incident.set_category")]
     assert rows == [
-        ("张三", "incident.level", {"level": None}, {"level": "较大", "why": "初判"}, T0),
-        ("王五", "incident.level", {"level": "较大"}, {"level": "重大", "why": "涉及学生伤亡传言"},
+        ("张三", "incident.set_level", {"level": None}, {"level": "较大"}, "初判", T0),
+        ("王五", "incident.set_level", {"level": "较大"}, {"level": "重大"}, "涉及学生伤亡传言",
          T0 + timedelta(minutes=10)),
-        ("周八", "incident.category", {"category": None},
-         {"category": "虚假不实", "why": "现场核实无人员伤亡"}, T0 + timedelta(minutes=15))]
+        ("周八", "incident.set_category", {"category": None}, {"category": "虚假不实"},
+         "现场核实无人员伤亡", T0 + timedelta(minutes=15))]
+    assert all("title" not in (e.after or {}) for e in trail(inc.engine))  # no texts kept
 
 
 def test_unknown_values_and_missing_reasons_are_refused_and_audited(world):
@@ -152,8 +153,8 @@ def test_unknown_values_and_missing_reasons_are_refused_and_audited(world):
     assert inc.get(made.id).level is None
     refused = [(e.action, e.target, e.reason) for e in trail(inc.engine) if e.refused]
     assert [(a, t) for a, t, _ in refused] == [
-        ("incident.level", made.id), ("incident.category", made.id),
-        ("incident.level", made.id), ("incident.level", "INC-20990101-001"),
+        ("incident.set_level", made.id), ("incident.set_category", made.id),
+        ("incident.set_level", made.id), ("incident.set_level", "INC-20990101-001"),
         ("incident.link", made.id), ("incident.open", "(new)")]
     assert all(message.split(";")[0] in reason
                for (_, _, reason), (_, _, message) in zip(refused, cases))
@@ -161,7 +162,8 @@ def test_unknown_values_and_missing_reasons_are_refused_and_audited(world):
 
 def test_unknown_person_is_refused_and_audited(world):
     inc, _, _ = world
-    with pytest.raises(Refused, match="unknown person '张山': not a contact in org.toml .*; did you mean '张三'"):
+    with pytest.raises(Refused, match="unknown person '张山': not a contact in org.toml "
+                                      r"\(add them under \[contacts\]\); did you mean '张三'"):
         inc.open("围墙", by="张山")
     made = inc.open("围墙", by="张三")
     with pytest.raises(Refused, match="not a contact in org.toml"):
@@ -171,7 +173,7 @@ def test_unknown_person_is_refused_and_audited(world):
     rows = [(e.actor, e.action, e.target, e.refused) for e in trail(inc.engine)]
     assert rows == [("张山", "incident.open", "(new)", True),
                     ("张三", "incident.open", made.id, False),
-                    ("路人甲", "incident.level", made.id, True),
+                    ("路人甲", "incident.set_level", made.id, True),
                     ("(nobody)", "incident.close", made.id, True)]
     assert inc.get(made.id).level is None and inc.get(made.id).state == "open"
 
@@ -194,8 +196,8 @@ def test_nothing_changes_after_closing(world):
     after = inc.get(made.id)
     assert (after.level, after.category, after.summary) == ("重大", None, "已发布通报，谣言已澄清")
     refused = [e for e in trail(inc.engine) if e.refused]
-    assert [e.action for e in refused] == ["incident.close", "incident.category",
-                                           "incident.level", "incident.link", "incident.close"]
+    assert [e.action for e in refused] == ["incident.close", "incident.set_category",
+                                           "incident.set_level", "incident.link", "incident.close"]
     assert refused[1].after == {"category": "虚假不实", "why": "x"}  # what was attempted
     assert [i.id for i in inc.list(state="closed")] == [made.id] and inc.list() == []
 
@@ -253,6 +255,8 @@ def test_every_act_is_audited_in_its_transaction(world):
         ["search", "围墙 倒塌"]]
     assert rows[1].before == {"responsible_unit": "县教育局"}
     assert inc.get(made.id).responsible_unit == "城关镇人民政府"
+    assert [e.text for e in inc.timeline(made.id) if e.kind == "assigned"] == [
+        "unit 县教育局 → 城关镇人民政府: 属地管理"]
     assert audit.verify(inc.engine) == []
 
 
