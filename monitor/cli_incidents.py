@@ -179,35 +179,27 @@ def _changed(inc, what: str, as_json: bool) -> None:
         click.echo(f"{inc.id}: {what}")
 
 
-@incidents.command()
-@click.argument("incident_id")
-@click.argument("level")
-@_why
-@_as
-@_json
-@pass_ctx
-def level(obj: Context, incident_id: str, level: str, why: str, actor: str,
-          as_json: bool) -> None:
-    """Set the LEVEL of an incident: 特别重大, 重大, 较大 or 一般."""
-    desk = Desk(obj)
-    inc = desk.act("set_level", incident_id, level, by=actor, why=why)
-    _changed(inc, f"level {inc.level} (by {actor.strip()}: {why.strip()})", as_json)
+def _classify_command(field: str, help_text: str) -> None:
+    """``level`` or ``category``: a person sets FIELD of an incident, with a reason."""
+
+    @_why
+    @_as
+    @_json
+    @pass_ctx
+    def command(obj: Context, incident_id: str, value: str, why: str, actor: str,
+                as_json: bool) -> None:
+        inc = Desk(obj).act(f"set_{field}", incident_id, value, by=actor, why=why)
+        _changed(inc, f"{field} {getattr(inc, field)} (by {actor.strip()}: {why.strip()})",
+                 as_json)
+
+    command.__doc__ = help_text
+    command = click.argument("value", metavar=field.upper())(command)
+    incidents.command(name=field)(click.argument("incident_id")(command))
 
 
-@incidents.command()
-@click.argument("incident_id")
-@click.argument("category")
-@_why
-@_as
-@_json
-@pass_ctx
-def category(obj: Context, incident_id: str, category: str, why: str, actor: str,
-             as_json: bool) -> None:
-    """Set the response CATEGORY: 建设性意见, 实际困难, 重大问题, 模糊认识, 错误看法, 虚假不实."""
-    desk = Desk(obj)
-    inc = desk.act("set_category", incident_id, category, by=actor, why=why)
-    _changed(inc, f"category {inc.category} (by {actor.strip()}: {why.strip()})",
-             as_json)
+_classify_command("level", "Set the LEVEL of an incident: 特别重大, 重大, 较大 or 一般.")
+_classify_command("category", "Set the response CATEGORY: 建设性意见, 实际困难, 重大问题, "
+                              "模糊认识, 错误看法, 虚假不实.")
 
 
 @incidents.command()
