@@ -3,6 +3,8 @@ clock; every act and every refused attempt checked in the audit trail."""
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -290,3 +292,39 @@ def test_times_are_stored_in_utc_and_come_back_aware(world):
     made = inc.open("围墙", by="张三", occurred_at=local)
     back = inc.get(made.id)
     assert back.occurred_at == local and back.occurred_at.tzinfo == timezone.utc
+
+
+CHILD = """
+import sys, time
+from pathlib import Path
+from monitor.incidents import Incidents
+from monitor.state import StateDB
+url, name, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
+desk = Incidents(StateDB(url).engine)
+while not go.exists():
+    time.sleep(0.01)
+for i in range(count):
+    desk.open(f"{name} {i}", by=name)
+print("done")
+"""
+
+
+def test_two_processes_opening_at_once_get_distinct_ids(tmp_path):
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    inc = Incidents(StateDB(url).engine)
+    go = tmp_path / "go"
+    children = [subprocess.Popen([sys.executable, "-c", CHILD, url, name, "25", str(go)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for name in ("甲", "乙")]
+    go.touch()
+    for child in children:
+        out, err = child.communicate(timeout=120)
+        assert child.returncode == 0 and out.strip() == "done", err
+    made = inc.list(state="all")
+    assert len(made) == 50 and len({i.id for i in made}) == 50
+    days = {i.id[:12] for i in made}
+    for day in days:  # numbered 001, 002 … without gaps within each local day
+        numbers = sorted(int(i.id[13:]) for i in made if i.id.startswith(day))
+        assert numbers == list(range(1, len(numbers) + 1))
+    assert [e.action for e in audit.entries(inc.engine)] == ["incident.open"] * 50
+    assert audit.verify(inc.engine) == []
