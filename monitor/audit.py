@@ -18,7 +18,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from sqlalchemy import (DDL, JSON, Boolean, Column, DateTime, Integer, String, Table, Text, event,
                         func, insert, select, update)
@@ -87,7 +87,7 @@ class Problem:
     """Something :func:`verify` found wrong: the row it concerns (None for the head) and what."""
 
     row_id: int | None
-    kind: str  # edited | deleted | out-of-order | head
+    kind: str  # edited | deleted | out-of-order | head | rewritten
     message: str
 
     def __str__(self) -> str:
@@ -191,9 +191,10 @@ def _entry(row) -> Entry:
 
 
 def entries(engine, *, since: datetime | None = None, until: datetime | None = None,
-            actor: str | None = None, action: str | None = None, limit: int | None = None,
-            newest_first: bool = False) -> Iterator[Entry]:
-    """Rows of the trail in id order (or newest first), filtered by time, actor and action."""
+            actor: str | None = None, action: str | None = None, refused: bool | None = None,
+            limit: int | None = None, newest_first: bool = False) -> Iterator[Entry]:
+    """Rows of the trail in id order (or newest first), filtered by time (``since`` ≤ at <
+    ``until``), actor, action and whether the attempt was refused."""
     query = select(audit_log)
     if since is not None:
         query = query.where(audit_log.c.at >= _utc(since))
@@ -203,6 +204,8 @@ def entries(engine, *, since: datetime | None = None, until: datetime | None = N
         query = query.where(audit_log.c.actor == actor)
     if action:
         query = query.where(audit_log.c.action == action)
+    if refused is not None:
+        query = query.where(audit_log.c.refused == refused)
     query = query.order_by(audit_log.c.id.desc() if newest_first else audit_log.c.id)
     if limit:
         query = query.limit(limit)
@@ -218,10 +221,15 @@ def head(engine) -> tuple[int, int, str] | None:
     return (row.rows, row.last_id, row.hash) if row else None
 
 
-def verify(engine) -> list[Problem]:
+def verify(engine, *, known: Iterable[str] = ()) -> list[Problem]:
     """Walk the chain and name every row edited, deleted or inserted out of order; check the
-    head (rows cut off the end).  An empty list means the chain is intact."""
+    head (rows cut off the end).  An empty list means the chain is intact.
+
+    ``known`` are head hashes kept elsewhere earlier (a printed report, another machine): each
+    must still be the hash of some row, or the chain was rewritten from that point on.
+    """
     problems: list[Problem] = []
+    wanted = {h.strip().lower() for h in known if h and h.strip()}
     prev_id, prev_hash, count = 0, GENESIS, 0
     with engine.connect() as conn:  # one snapshot for the rows and the head
         if engine.dialect.name == "sqlite":
@@ -246,16 +254,22 @@ def verify(engine) -> list[Problem]:
                 problems.append(Problem(e.id, "out-of-order",
                                         f"its prev_hash does not match {what} (inserted out of "
                                         "order, or the row before it was rewritten)"))
+            wanted.discard(e.hash)
             prev_id, prev_hash = e.id, e.hash
         top = conn.execute(select(audit_head).where(audit_head.c.id == HEAD_ID)).first()
         if conn.in_transaction():
             conn.rollback()
-    problems.extend(_check_head(top, count, prev_id, prev_hash))
+    gaps = any(p.kind == "deleted" for p in problems)
+    problems.extend(_check_head(top, count, prev_id, prev_hash, gaps))
+    problems.extend(Problem(None, "rewritten", f"the head hash {h} kept earlier is not in the "
+                            "chain (the chain was rewritten, or the hash is mistyped)")
+                    for h in sorted(wanted))
     return problems
 
 
-def _check_head(top, count: int, last_id: int, last_hash: str) -> list[Problem]:
-    """Compare the head row with the end of the chain as walked."""
+def _check_head(top, count: int, last_id: int, last_hash: str, gaps: bool) -> list[Problem]:
+    """Compare the head row with the end of the chain as walked (``gaps``: deleted rows were
+    already reported, which explains a count that differs)."""
     if top is None:
         return [Problem(None, "head", f"the head row is missing but {count} rows exist")] \
             if count else []
@@ -273,7 +287,7 @@ def _check_head(top, count: int, last_id: int, last_hash: str) -> list[Problem]:
     if top.hash != last_hash:
         problems.append(Problem(last_id, "edited",
                                 "its hash does not match the head (the last row was replaced)"))
-    if top.rows != count:
+    if top.rows != count and not gaps:
         problems.append(Problem(None, "head",
                                 f"the head records {top.rows} rows; {count} exist"))
     return problems
