@@ -7,35 +7,28 @@ notice of a resolve).  Times are shown in the office's zone (``[monitor] timezon
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict
 from datetime import datetime
 
 import click
 from sqlalchemy import select
 
+from monitor import durations
 from monitor.cli import Context, pass_ctx
 from monitor.output import clip, echo_json, local_time, table
 
 STATES = ("open", "firing", "acknowledged", "resolved", "flapping", "all")
-DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 MAX_SILENCE = 90 * 86400  # s: a longer silence is a rule to switch off, not a silence
 
 
 def parse_duration(text: str) -> float:
     """Seconds in ``30m`` / ``2h`` / ``1d`` / ``1h30m``; ValueError (one line) when it is not
     a positive duration of at most 90 days."""
-    raw = (text or "").strip().lower()
-    parts = re.findall(r"(\d+)\s*([smhdw])", raw)
-    if not raw or re.sub(r"(\d+)\s*([smhdw])|\s+", "", raw) or not parts:
-        raise ValueError(f"{text!r} is not a duration; use e.g. 30m, 2h, 1d or 1h30m")
-    seconds = sum(int(n) * DURATION_UNITS[u] for n, u in parts)
-    if seconds <= 0:
-        raise ValueError(f"{text!r} is not a positive duration; use e.g. 30m, 2h, 1d")
+    seconds = durations.parse_duration(text, longest=None)
     if seconds > MAX_SILENCE:
         raise ValueError(f"{text!r} is longer than {MAX_SILENCE // 86400} days; "
                          "disable the rule instead (enabled = false in its file)")
-    return float(seconds)
+    return seconds
 
 
 def _duration(ctx, param, value):

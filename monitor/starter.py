@@ -2,8 +2,8 @@
 
 The files are copied from the package folder ``monitor/starter_files/`` — the same files as the
 repository's ``config/`` ships (tests/test_starter_files.py keeps the two identical): monitor.toml,
-channels.toml, org.toml, maintenance.toml and rules/*.toml, plus an example source written from
-:data:`EXAMPLE_SOURCE`.
+channels.toml, org.toml, maintenance.toml, escalation.toml and rules/*.toml, plus an example
+source written from :data:`EXAMPLE_SOURCE`.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from monitor.errors import ConfigError
 from monitor.tomlfile import toml_value
 
 #: Files of the starter besides monitor.toml, relative to the configuration directory.
-EXTRA_FILES = ("channels.toml", "org.toml", "maintenance.toml")
+EXTRA_FILES = ("channels.toml", "org.toml", "maintenance.toml", "escalation.toml")
 RULES_DIR = "rules"
 
 EXAMPLE_SOURCE = SourceConfig(
@@ -63,9 +63,9 @@ def write_config(directory: Path, *, sources: list[SourceConfig] | None = None,
                  force: bool = False, extras: bool | None = None) -> list[Path]:
     """Write monitor.toml and one file per source into ``directory``; return the files written.
 
-    ``extras`` also writes channels.toml, org.toml, maintenance.toml and rules/*.toml; by default it is on when
-    ``sources`` is None, i.e. for the whole starter (`monitor init`), and off when a caller
-    brings its own sources.  Refuses to overwrite any existing file unless ``force`` is set.
+    ``extras`` also writes channels.toml, org.toml, maintenance.toml, escalation.toml and
+    rules/*.toml; by default it is on when ``sources`` is None, i.e. for the whole starter
+    (`monitor init`), and off when a caller brings its own sources.  Refuses to overwrite any existing file unless ``force`` is set.
     """
     directory = Path(directory)
     if extras is None:
