@@ -1,0 +1,161 @@
+"""The response to an incident: its deadline clocks, started from ``config/escalation.toml``
+when a person sets its level, moved when it is confirmed or its level changes, and stopped by
+what they wait for — the authoritative release (issue 8, items 2–4; docs/escalation.md).
+
+:class:`Response` joins :class:`monitor.incidents.Incidents` (the acts, their timeline and
+audit rows), :class:`monitor.clocks.Clocks` (the steps, fired by ``monitor run``) and
+:class:`monitor.policy.Policy` (the numbers).  Step keys carry the level
+(``重大/release_limit/due``): a level changed later cancels the pending steps of the old one and
+arms the new one's, and arming twice adds nothing.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, select, update
+
+from monitor.clocks import CANCELLED, PENDING, Clocks, StepSpec, clock_steps
+from monitor.incident_tables import Refused, aware, required
+from monitor.incidents import Incidents
+from monitor.policy import Policy, due_steps
+
+RELEASE_CLOCKS = ("release_target", "release_limit")
+FUTURE_SLACK = timedelta(minutes=1)  # a release "now" typed on a clock a little ahead
+
+
+def _text(step, level: str) -> str:
+    what = {"release_target": "发布权威信息目标时限", "release_limit": "最迟发布权威信息时限",
+            "press_conference": "新闻发布会时限", "rolling_release": "持续发布提醒"}
+    name = what.get(step.clock, step.clock)
+    hours = step.elapsed.total_seconds() / 3600
+    if step.kind == "deadline":
+        return f"{level}：{name}（{hours:g} 小时）已到"
+    if step.kind == "reminder":
+        return f"{level}：{name}（每 {hours:g} 小时）"
+    return f"{level}：距{name}还有 {hours:g} 小时节点"
+
+
+class Response:
+    """Incidents with their clocks."""
+
+    def __init__(self, incidents: Incidents, clocks: Clocks, policy: Policy):
+        self.incidents = incidents
+        self.clocks = clocks
+        self.policy = policy
+
+    def anchors(self, inc) -> dict[str, datetime]:
+        """The moments the clocks count from (the ones the incident has)."""
+        found = {"occurred": inc.occurred_at, "detected": inc.detected_at,
+                 "confirmed": inc.confirmed_at, "released": self.released_at(inc.id)}
+        return {k: v for k, v in found.items() if v is not None}
+
+    def arm(self, iid: str, *, conn=None) -> int:
+        """Write the steps of the incident's level (pending steps of another level, or timed
+        from an anchor that moved, are cancelled first); returns how many were new."""
+        inc = self.incidents.get(iid)
+        if inc is None or not inc.level or inc.state != "open":
+            return 0
+        level = self.policy.level(inc.level)
+        anchors = self.anchors(inc)
+        specs = []
+        for clock in level.clocks:
+            if clock.kind == "rolling" and "released" not in anchors:
+                continue  # rolling releases start with the first release
+            if clock.name in RELEASE_CLOCKS and "released" in anchors:
+                continue  # released: the release clocks have stopped
+            for step in due_steps(clock, anchors, until=self.incidents.clock()):
+                specs.append(StepSpec(f"{inc.level}/{step.key}", clock.name, step.kind,
+                                      step.at, list(step.roles), limit=step.breach,
+                                      text=_text(step, inc.level)))
+        return self._replace(iid, specs, conn)
+
+    def _replace(self, iid: str, specs: list[StepSpec], conn) -> int:
+        def go(c) -> int:
+            wanted = {s.key: s for s in specs}
+            for row in c.execute(select(clock_steps).where(and_(
+                    clock_steps.c.incident == iid, clock_steps.c.state == PENDING))).all():
+                spec = wanted.get(row.key)
+                if spec is None or spec.at.timestamp() != row.due_at.replace(
+                        tzinfo=spec.at.tzinfo).timestamp():
+                    c.execute(update(clock_steps).where(clock_steps.c.id == row.id)
+                              .values(state=CANCELLED))
+                    if spec is not None:  # re-timed: the new time under a new key
+                        spec.key = f"{spec.key}@{int(spec.at.timestamp())}"
+            return self.clocks.arm(iid, specs, conn=c)
+        if conn is not None:
+            return go(conn)
+        with self.incidents.engine.begin() as c:
+            return go(c)
+
+    # -- acts that move the clocks --------------------------------------------------------------
+
+    def open(self, title: str, **kwargs):
+        """Open an incident (``Incidents.open``); a level given at once starts its clocks."""
+        if kwargs.get("level"):
+            self.policy.level(kwargs["level"])
+        inc = self.incidents.open(title, **kwargs)
+        self.arm(inc.id)
+        return inc
+
+    def set_level(self, iid: str, level: str, *, by: str, why: str):
+        """Set the level (a person's act, recorded) and start that level's clocks."""
+        self.policy.level(level)  # an unknown level is refused before anything is written
+        inc = self.incidents.set_level(iid, level, by=by, why=why)
+        self.arm(iid)
+        return inc
+
+    def confirm(self, iid: str, at: datetime, *, by: str):
+        """Record the confirmation; clocks counted from it start (or move)."""
+        inc = self.incidents.confirm(iid, at, by=by)
+        self.arm(iid)
+        return inc
+
+    def released_at(self, iid: str) -> datetime | None:
+        """When the first authoritative release was published (None: not yet)."""
+        first = [e.at for e in self.incidents.timeline(iid) if e.kind == "release"]
+        return min(first) if first else None
+
+    def release(self, iid: str, *, url: str, channel: str, at: datetime, by: str):
+        """Record an authoritative release (the URL and time are the evidence): it stops the
+        release clocks and starts the rolling-release reminders.  A release before the
+        occurrence or in the future, or a second one once the release clocks have stopped, is
+        refused (record later ones with ``followup``)."""
+        inc_ = self.incidents
+
+        def body(conn, now):
+            inc = inc_._load(conn, iid, "its releases")
+            when = aware(at, "release")
+            where = required(url, "a release needs the URL it was published at (--url)")
+            outlet = required(channel, "a release needs the channel it went out on (--channel)")
+            if when > now + FUTURE_SLACK:
+                raise Refused(f"the release time {inc_._when(when)} is in the future")
+            if inc.occurred_at is not None and when < inc.occurred_at:
+                raise Refused(f"the release time {inc_._when(when)} is before the incident "
+                              f"occurred ({inc_._when(inc.occurred_at)})")
+            if self.released_at(iid) is not None:
+                raise Refused(f"incident {iid} already has its authoritative release; its "
+                              "release clocks have stopped (record later ones as follow-ups)")
+            stopped = sum(self.clocks.cancel(iid, name, conn=conn) for name in RELEASE_CLOCKS)
+            limit = self._limit_due(inc)
+            late = f"，超过最迟时限 {(when - limit) / timedelta(minutes=1):.0f} 分钟" \
+                if limit is not None and when > limit else ""
+            inc_._event(conn, iid, when, now, by, "release",
+                        f"权威信息发布：{outlet} {where}{late}",
+                        {"url": where, "channel": outlet, "stopped_steps": stopped})
+            inc_._audit(conn, now, by, "incident.release", iid, None,
+                        {"url": where, "channel": outlet, "at": when.isoformat()})
+            return inc_._load(conn, iid)
+
+        done = inc_._act("incident.release", iid, by, {"url": url, "channel": channel,
+                                                       "at": str(at)}, body)
+        self.arm(iid)  # the rolling reminders, counted from the release
+        return done
+
+    def _limit_due(self, inc) -> datetime | None:
+        if not inc.level:
+            return None
+        clock = self.policy.level(inc.level).clock("release_limit")
+        if clock is None:
+            return None
+        steps = due_steps(clock, self.anchors(inc))
+        return steps[-1].at if steps else None
