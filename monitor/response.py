@@ -44,8 +44,10 @@ class Response:
         self.policy = policy
 
     def anchors(self, inc) -> dict[str, datetime]:
-        """The moments the clocks count from (the ones the incident has)."""
-        found = {"occurred": inc.occurred_at, "detected": inc.detected_at,
+        """The moments the clocks count from (the ones the incident has).  An occurrence not
+        known yet counts as the detection, so that the clocks counted from it (the press
+        conference) still run; recording the occurrence later moves them."""
+        found = {"occurred": inc.occurred_at or inc.detected_at, "detected": inc.detected_at,
                  "confirmed": inc.confirmed_at, "released": self.released_at(inc.id)}
         return {k: v for k, v in found.items() if v is not None}
 

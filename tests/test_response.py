@@ -99,3 +99,11 @@ def test_the_limit_passing_is_a_breach_when_the_service_ticks(office):
     response.clocks.tick(T0 + timedelta(hours=5))
     [breach] = response.clocks.breaches(inc.id)
     assert breach["clock"] == "release_limit"
+
+
+def test_an_unknown_occurrence_counts_from_the_detection(office):
+    response, clock, who = office
+    inc = response.open("围墙倒塌", by=who, detected_at=T0, level="重大", why="学生受伤")
+    [press] = [s for s in response.clocks.steps(inc.id)
+               if s["key"] == "重大/press_conference/due"]
+    assert press["due_at"] == T0 + timedelta(hours=24)
