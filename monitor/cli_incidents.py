@@ -23,11 +23,18 @@ class Desk:
         from monitor.org import load_org
         from monitor.state import StateDB
 
+        from monitor.clocks import Clocks
+        from monitor.policy import load_policy
+        from monitor.response import Response
+
         config = obj.config
         self.tz = config.timezone
-        people = list(load_org(obj.config_dir).contacts) if acting else None
-        self.incidents = Incidents(StateDB(config.state_url).engine, timezone=self.tz,
-                                   people=people)
+        org = load_org(obj.config_dir)
+        people = list(org.contacts) if acting else None
+        engine = StateDB(config.state_url).engine
+        self.incidents = Incidents(engine, timezone=self.tz, people=people)
+        self.clocks = Clocks(engine, timezone_name=self.tz)  # the service fires them
+        self.response = Response(self.incidents, self.clocks, load_policy(obj.config_dir, org))
 
     def when(self, value: datetime | None) -> str:
         return local_time(value, self.tz)
@@ -46,11 +53,13 @@ class Desk:
             raise click.BadParameter(exc.message, param_hint=option) from None
 
     def act(self, verb: str, *args, **kwargs):
-        """Call ``Incidents.<verb>``; a refusal (already audited) becomes a one-line error."""
+        """Call ``Response.<verb>`` (acts that move the clocks) or ``Incidents.<verb>``; a
+        refusal (already audited) becomes a one-line error."""
         from monitor.incidents import NotFound, Refused
 
+        target = self.response if hasattr(self.response, verb) else self.incidents
         try:
-            return getattr(self.incidents, verb)(*args, **kwargs)
+            return getattr(target, verb)(*args, **kwargs)
         except (NotFound, Refused) as exc:
             raise click.ClickException(str(exc)) from None
 
@@ -165,6 +174,15 @@ def show(obj: Context, incident_id: str, as_json: bool) -> None:
     click.echo(table(["kind", "ref", "note", "by", "at"],
                      [[x.kind, x.ref, clip(x.note, 30), x.added_by, desk.when(x.at)]
                       for x in links]))
+    steps = desk.clocks.steps(inc.id)
+    if steps:
+        click.echo(f"\nclocks ({len(steps)} steps; `monitor run` fires them)")
+        click.echo(table(["due", "step", "state", "who is told", "late"],
+                         [[desk.when(x["due_at"]), x["key"], x["state"]
+                           + (" · BREACH" if x["is_limit"] and x["state"] == "fired" else ""),
+                           "、".join(x["roles"] or []),
+                           f"{x['late_seconds'] / 60:.0f} min" if x["late_seconds"] else ""]
+                          for x in steps]))
     click.echo(f"\ntimeline ({len(events)})")
     click.echo(table(["at", "what", "by", "recorded"],
                      [[desk.when(e.at), e.kind, e.actor,
@@ -188,7 +206,11 @@ def _classify_command(field: str, help_text: str) -> None:
     @pass_ctx
     def command(obj: Context, incident_id: str, value: str, why: str, actor: str,
                 as_json: bool) -> None:
-        inc = Desk(obj).act(f"set_{field}", incident_id, value, by=actor, why=why)
+        desk = Desk(obj)
+        inc = desk.act(f"set_{field}", incident_id, value, by=actor, why=why)
+        if field == "level" and not desk.response.policy.exists:
+            click.secho("warning: no escalation.toml in the configuration: no deadline clock "
+                        "runs for this level (`monitor init` writes one)", fg="yellow", err=True)
         _changed(inc, f"{field} {getattr(inc, field)} (by {actor.strip()}: {why.strip()})",
                  as_json)
 
@@ -276,3 +298,27 @@ def close(obj: Context, incident_id: str, summary: str, actor: str, as_json: boo
     desk = Desk(obj)
     inc = desk.act("close", incident_id, summary, by=actor)
     _changed(inc, f"closed {desk.when(inc.closed_at)}: {inc.summary}", as_json)
+
+
+@incidents.command()
+@click.argument("incident_id")
+@click.option("--url", required=True, help="Where the authoritative information was published.")
+@click.option("--channel", "outlet", required=True, metavar="NAME",
+              help="The outlet, e.g. 门户网站, 政务微博, 新闻发布会.")
+@click.option("--at", "at", metavar="WHEN",
+              help="When it was published (default: now; not before the occurrence, not in "
+                   "the future), e.g. 2026-12-01T11:40 or 20m (ago).")
+@_as
+@_json
+@pass_ctx
+def release(obj: Context, incident_id: str, url: str, outlet: str, at: str, actor: str,
+            as_json: bool) -> None:
+    """Record the authoritative release of an incident: it stops the 3 h / 5 h release clocks
+    (the URL and the time are the evidence) and starts the rolling-release reminders."""
+    desk = Desk(obj)
+    from datetime import timezone
+
+    when = desk.parse(at, "--at", action="incident.release", target=incident_id,
+                      by=actor) if at else datetime.now(timezone.utc)
+    inc = desk.act("release", incident_id, url=url, channel=outlet, at=when, by=actor)
+    _changed(inc, f"released on {outlet} at {desk.when(when)}: {url}", as_json)

@@ -55,8 +55,8 @@ class Response:
         """Write the steps of the incident's level (pending steps of another level, or timed
         from an anchor that moved, are cancelled first); returns how many were new."""
         inc = self.incidents.get(iid)
-        if inc is None or not inc.level or inc.state != "open":
-            return 0
+        if inc is None or not inc.level or inc.state != "open" or not self.policy.exists:
+            return 0  # no escalation.toml: levels are kept, no clock runs
         level = self.policy.level(inc.level)
         anchors = self.anchors(inc)
         specs = []
@@ -93,7 +93,7 @@ class Response:
 
     def open(self, title: str, **kwargs):
         """Open an incident (``Incidents.open``); a level given at once starts its clocks."""
-        if kwargs.get("level"):
+        if kwargs.get("level") and self.policy.exists:
             self.policy.level(kwargs["level"])
         inc = self.incidents.open(title, **kwargs)
         self.arm(inc.id)
@@ -101,7 +101,8 @@ class Response:
 
     def set_level(self, iid: str, level: str, *, by: str, why: str):
         """Set the level (a person's act, recorded) and start that level's clocks."""
-        self.policy.level(level)  # an unknown level is refused before anything is written
+        if self.policy.exists:  # a level the policy lacks is refused before anything is written
+            self.policy.level(level)
         inc = self.incidents.set_level(iid, level, by=by, why=why)
         self.arm(iid)
         return inc
@@ -154,7 +155,7 @@ class Response:
         return done
 
     def _limit_due(self, inc) -> datetime | None:
-        if not inc.level:
+        if not inc.level or not self.policy.exists:
             return None
         clock = self.policy.level(inc.level).clock("release_limit")
         if clock is None:

@@ -107,3 +107,34 @@ def test_an_unknown_occurrence_counts_from_the_detection(office):
     [press] = [s for s in response.clocks.steps(inc.id)
                if s["key"] == "重大/press_conference/due"]
     assert press["due_at"] == T0 + timedelta(hours=24)
+
+
+def test_the_press_office_records_the_release_from_the_command_line(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+
+    cfg = tmp_path / "config"
+    write_config(cfg, extras=True)  # the shipped escalation.toml and org.toml
+    who = next(iter(load_org(cfg).contacts))
+    monkeypatch.setenv("MONITOR_USER", who)
+
+    def run(*args):
+        result = CliRunner().invoke(cli, ["-c", str(cfg), "incidents", *args])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    opened = run("open", "青石乡中心小学围墙倒塌", "--occurred", "2h", "--level", "重大",
+                 "--why", "学生受伤", "--json")
+    iid = __import__("json").loads(opened)["id"]
+    shown = run("show", iid)
+    assert "重大/release_limit/due" in shown and "clocks (" in shown
+    out = run("release", iid, "--url", "https://www.example.gov.cn/xwfb/1.html",
+              "--channel", "门户网站", "--at", "30m")
+    assert "released on 门户网站" in out
+    shown = run("show", iid)
+    assert "权威信息发布：门户网站" in shown
+    assert "cancelled" in shown and "重大/rolling_release/1" in shown
+    again = CliRunner().invoke(cli, ["-c", str(cfg), "incidents", "release", iid, "--url",
+                                     "https://x/2", "--channel", "政务微博"])
+    assert again.exit_code == 1 and "already has its authoritative release" in again.output
