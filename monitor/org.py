@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Iterable
 
 from monitor.errors import ConfigError
-from monitor.tomlfile import Table, read_toml
+from monitor.tomlfile import Table, one_line, read_toml
 
 ORG_FILE = "org.toml"
 TOP_KEYS = {"contacts", "roles", "units"}
@@ -242,13 +242,6 @@ def _tables(t: Table, key: str) -> list[tuple[str, Table]]:
     return found
 
 
-def _text(t: Table, key: str) -> str:
-    value = t.get(key, str, "")
-    if "\n" in value or "\r" in value:
-        raise ConfigError("expected one line of text", path=t.path, key=t._key(key))
-    return value.strip()
-
-
 def _names(t: Table, key: str) -> list[str]:
     value = t.get(key, (list, str), [])
     value = [value] if isinstance(value, str) else value
@@ -260,11 +253,11 @@ def _names(t: Table, key: str) -> list[str]:
 
 
 def _contact(name: str, t: Table) -> Contact:
-    email = _text(t, "email")
+    email = one_line(t, "email")
     if email and "@" not in email:
         raise ConfigError(f"not an e-mail address: {email!r}", path=t.path, key=t._key("email"))
-    contact = Contact(name=name, title=_text(t, "title"), phone=_text(t, "phone"), email=email,
-                      channels=_names(t, "channels"), description=_text(t, "description"))
+    contact = Contact(name=name, title=one_line(t, "title"), phone=one_line(t, "phone"), email=email,
+                      channels=_names(t, "channels"), description=one_line(t, "description"))
     t.reject_unknown(CONTACT_KEYS)
     return contact
 
@@ -298,7 +291,7 @@ def _role(name: str, t: Table, org: Org, role_names: set[str]) -> Role:
     role = Role(name=name, contacts=contacts, channels=channels,
                 escalates_to=target.strip() if target else None,
                 escalate_after=after * 60 if after is not None else None,
-                description=_text(t, "description"))
+                description=one_line(t, "description"))
     t.reject_unknown(ROLE_KEYS)
     return role
 
@@ -306,7 +299,7 @@ def _role(name: str, t: Table, org: Org, role_names: set[str]) -> Role:
 def _unit(name: str, t: Table) -> Unit:
     parent = t.get("parent", str, None)
     unit = Unit(name=name, parent=parent.strip() if parent and parent.strip() else None,
-                title=_text(t, "title"), description=_text(t, "description"))
+                title=one_line(t, "title"), description=one_line(t, "description"))
     t.reject_unknown(UNIT_KEYS)
     return unit
 

@@ -39,7 +39,7 @@ from zoneinfo import ZoneInfo
 from monitor.durations import format_duration, parse_timedelta
 from monitor.errors import ConfigError, MonitorError
 from monitor.org import Org, load_org
-from monitor.tomlfile import Table, read_toml
+from monitor.tomlfile import Table, one_line, read_toml
 
 ESCALATION_FILE = "escalation.toml"
 #: The moments a clock may count from, earliest first; an incident records all three.
@@ -216,16 +216,9 @@ def load_policy(config_dir: Path, org: Org | None = None) -> Policy:
     return policy
 
 
-def _text(t: Table, key: str) -> str:
-    value = t.get(key, str, "")
-    if "\n" in value or "\r" in value:
-        raise ConfigError("expected one line of text", path=t.path, key=t._key(key))
-    return value.strip()
-
-
 def _level(name: str, t: Table, org: Org) -> LevelPolicy:
     t.reject_unknown(LEVEL_KEYS)
-    basis, description = _text(t, "basis"), _text(t, "description")
+    basis, description = one_line(t, "basis"), one_line(t, "description")
     clocks = [_clock(clock, CLOCK_KINDS[clock], t.table(clock), org)
               for clock in CLOCK_KINDS if clock in t.data]
     kinds = {c.kind: c for c in clocks}
@@ -289,8 +282,8 @@ def _clock(name: str, kind: str, t: Table, org: Org) -> Clock:
                               path=t.path, key=t._key("warn_at"))
         warn.append(step)
     notify = _notify(t, len(warn) + 1, org)
-    basis = _text(t, "basis")
-    _text(t, "description")
+    basis = one_line(t, "basis")
+    one_line(t, "description")
     return Clock(name=name, anchor=anchor, due=due, warn=warn, notify=notify, kind=kind,
                  basis=basis)
 

@@ -104,3 +104,11 @@ def non_negative(table: Table, key: str, default: int) -> int:
     if value < 0:
         raise ConfigError(f"must be 0 or more, got {value}", path=table.path, key=table._key(key))
     return value
+
+
+def one_line(table: Table, key: str) -> str:
+    """An optional one-line text (default empty), stripped; a line break is a ConfigError."""
+    value = table.get(key, str, "")
+    if "\n" in value or "\r" in value:
+        raise ConfigError("expected one line of text", path=table.path, key=table._key(key))
+    return value.strip()
