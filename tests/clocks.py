@@ -48,3 +48,18 @@ def log_lines(box, folder: Path, channel: str = "duty") -> list[dict]:
 def logged(box, folder: Path, channel: str = "duty") -> list[dict]:
     """Every message a log channel got so far."""
     return [line["message"] for line in log_lines(box, folder, channel)]
+
+
+def run_together(script: str, url: str, names, count: int, go: Path) -> None:
+    """Start one ``python -c script url name count go`` child per name, let them go at once
+    (they wait for the file ``go``), and check each printed ``done``."""
+    import subprocess
+    import sys
+
+    children = [subprocess.Popen([sys.executable, "-c", script, url, name, str(count), str(go)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for name in names]
+    Path(go).touch()
+    for child in children:
+        out, err = child.communicate(timeout=120)
+        assert child.returncode == 0 and out.strip() == "done", err

@@ -6,8 +6,6 @@ from __future__ import annotations
 import csv
 import json
 import sqlite3
-import subprocess
-import sys
 import textwrap
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -15,6 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from clocks import run_together
 from monitor import audit
 from monitor.cli import cli
 from monitor.config import load_config
@@ -248,14 +247,7 @@ def test_two_processes_append_concurrently(tmp_path):
     url = f"sqlite:///{tmp_path / 'state.db'}"
     engine = StateDB(url).engine
     audit.ensure(engine)
-    go = tmp_path / "go"
-    children = [subprocess.Popen([sys.executable, "-c", CHILD, url, name, "60", str(go)],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                for name in ("甲", "乙")]
-    go.touch()
-    for child in children:
-        out, err = child.communicate(timeout=120)
-        assert child.returncode == 0 and out.strip() == "done", err
+    run_together(CHILD, url, ("甲", "乙"), 60, tmp_path / "go")
     rows = list(audit.entries(engine))
     assert [r.id for r in rows] == list(range(1, 181))
     for name in ("甲", "乙"):

@@ -3,8 +3,6 @@ clock; every act and every refused attempt checked in the audit trail."""
 from __future__ import annotations
 
 import random
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -14,7 +12,7 @@ from sqlalchemy import text
 from alerts.lifecycle import Alerts, Firing
 from alerts.message import AlertDoc
 from alerts.outbox import Outbox
-from clocks import T0, Clock, log_channels
+from clocks import T0, Clock, log_channels, run_together
 from monitor import audit
 from monitor.incidents import Incidents, NotFound, Refused
 from monitor.state import StateDB
@@ -312,14 +310,7 @@ print("done")
 def test_two_processes_opening_at_once_get_distinct_ids(tmp_path):
     url = f"sqlite:///{tmp_path / 'state.db'}"
     inc = Incidents(StateDB(url).engine)
-    go = tmp_path / "go"
-    children = [subprocess.Popen([sys.executable, "-c", CHILD, url, name, "25", str(go)],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                for name in ("甲", "乙")]
-    go.touch()
-    for child in children:
-        out, err = child.communicate(timeout=120)
-        assert child.returncode == 0 and out.strip() == "done", err
+    run_together(CHILD, url, ("甲", "乙"), 25, tmp_path / "go")
     made = inc.list(state="all")
     assert len(made) == 50 and len({i.id for i in made}) == 50
     days = {i.id[:12] for i in made}
