@@ -316,9 +316,70 @@ def release(obj: Context, incident_id: str, url: str, outlet: str, at: str, acto
     """Record the authoritative release of an incident: it stops the 3 h / 5 h release clocks
     (the URL and the time are the evidence) and starts the rolling-release reminders."""
     desk = Desk(obj)
-    from datetime import timezone
-
-    when = desk.parse(at, "--at", action="incident.release", target=incident_id,
-                      by=actor) if at else datetime.now(timezone.utc)
+    when = _at(desk, at, "incident.release", incident_id, actor)
     inc = desk.act("release", incident_id, url=url, channel=outlet, at=when, by=actor)
     _changed(inc, f"released on {outlet} at {desk.when(when)}: {url}", as_json)
+
+
+def _at(desk: "Desk", at: str | None, action: str, target: str, by: str) -> datetime:
+    from datetime import timezone
+
+    if not at:
+        return datetime.now(timezone.utc)
+    return desk.parse(at, "--at", action=action, target=target, by=by)
+
+
+@incidents.command()
+@click.argument("incident_id")
+@click.option("--url", required=True, help="Where the follow-up was published.")
+@click.option("--channel", "outlet", required=True, metavar="NAME")
+@click.option("--at", "at", metavar="WHEN", help="When it was published (default: now).")
+@_as
+@_json
+@pass_ctx
+def followup(obj: Context, incident_id: str, url: str, outlet: str, at: str | None,
+             actor: str, as_json: bool) -> None:
+    """Record a rolling release (持续发布) after the first; the reminders count from it."""
+    desk = Desk(obj)
+    when = _at(desk, at, "incident.followup", incident_id, actor)
+    inc = desk.act("followup", incident_id, url=url, channel=outlet, at=when, by=actor)
+    _changed(inc, f"follow-up on {outlet} at {desk.when(when)}: {url}", as_json)
+
+
+@incidents.group("press-conference")
+def press_conference() -> None:
+    """The press conference of an incident: plan it (warned when it misses the deadline),
+    record that it was held (its clock stops)."""
+
+
+@press_conference.command("plan")
+@click.argument("incident_id")
+@click.option("--at", "at", required=True, metavar="WHEN", help="When it will be held.")
+@_why
+@_as
+@_json
+@pass_ctx
+def press_plan(obj: Context, incident_id: str, at: str, why: str, actor: str,
+               as_json: bool) -> None:
+    """Record the planned time; says at once if it misses the press-conference deadline."""
+    desk = Desk(obj)
+    when = desk.parse(at, "--at", action="incident.press_plan", target=incident_id, by=actor)
+    inc, late = desk.act("plan_press_conference", incident_id, at=when, by=actor, why=why)
+    if late:
+        click.secho(f"warning: {late}", fg="red", err=True)
+    _changed(inc, f"press conference planned for {desk.when(when)}", as_json)
+
+
+@press_conference.command("held")
+@click.argument("incident_id")
+@click.option("--at", "at", metavar="WHEN", help="When it was held (default: now).")
+@_as
+@_json
+@pass_ctx
+def press_held(obj: Context, incident_id: str, at: str | None, actor: str,
+               as_json: bool) -> None:
+    """Record that the press conference was held: its clock stops."""
+    desk = Desk(obj)
+    when = _at(desk, at, "incident.press_held", incident_id, actor)
+    inc = desk.act("press_conference_held", incident_id, at=when, by=actor)
+    _changed(inc, f"press conference held at {desk.when(when)}", as_json)

@@ -48,7 +48,7 @@ class Response:
         known yet counts as the detection, so that the clocks counted from it (the press
         conference) still run; recording the occurrence later moves them."""
         found = {"occurred": inc.occurred_at or inc.detected_at, "detected": inc.detected_at,
-                 "confirmed": inc.confirmed_at, "released": self.released_at(inc.id)}
+                 "confirmed": inc.confirmed_at, "released": self._latest_release(inc.id)}
         return {k: v for k, v in found.items() if v is not None}
 
     def arm(self, iid: str, *, conn=None) -> int:
@@ -65,6 +65,8 @@ class Response:
                 continue  # rolling releases start with the first release
             if clock.name in RELEASE_CLOCKS and "released" in anchors:
                 continue  # released: the release clocks have stopped
+            if clock.kind == "press" and self._held(iid):
+                continue  # the press conference was held
             for step in due_steps(clock, anchors, until=self.incidents.clock()):
                 specs.append(StepSpec(f"{inc.level}/{step.key}", clock.name, step.kind,
                                       step.at, list(step.roles), limit=step.breach,
@@ -118,6 +120,21 @@ class Response:
         first = [e.at for e in self.incidents.timeline(iid) if e.kind == "release"]
         return min(first) if first else None
 
+    def _latest_release(self, iid: str) -> datetime | None:
+        times = [e.at for e in self.incidents.timeline(iid) if e.kind in ("release", "followup")]
+        return max(times) if times else None
+
+    def _held(self, iid: str) -> bool:
+        return any(e.kind == "press_held" for e in self.incidents.timeline(iid))
+
+    def press_due(self, inc) -> datetime | None:
+        """When the press conference is due under the incident's level (None: no such clock)."""
+        if not inc.level or not self.policy.exists:
+            return None
+        clock = self.policy.level(inc.level).clock("press_conference")
+        steps = due_steps(clock, self.anchors(inc)) if clock is not None else []
+        return steps[-1].at if steps else None
+
     def release(self, iid: str, *, url: str, channel: str, at: datetime, by: str):
         """Record an authoritative release (the URL and time are the evidence): it stops the
         release clocks and starts the rolling-release reminders.  A release before the
@@ -162,3 +179,87 @@ class Response:
             return None
         steps = due_steps(clock, self.anchors(inc))
         return steps[-1].at if steps else None
+
+
+    # -- the press office's other acts ----------------------------------------------------------
+
+    def _past(self, inc, when: datetime, what: str, now: datetime) -> datetime:
+        when = aware(when, what)
+        if when > now + FUTURE_SLACK:
+            raise Refused(f"the {what} time {self.incidents._when(when)} is in the future")
+        if inc.occurred_at is not None and when < inc.occurred_at:
+            raise Refused(f"the {what} time {self.incidents._when(when)} is before the "
+                          f"incident occurred ({self.incidents._when(inc.occurred_at)})")
+        return when
+
+    def followup(self, iid: str, *, url: str, channel: str, at: datetime, by: str):
+        """Record a rolling release (持续发布) after the first one; the reminders count again
+        from it."""
+        inc_ = self.incidents
+
+        def body(conn, now):
+            inc = inc_._load(conn, iid, "its releases")
+            when = self._past(inc, at, "follow-up", now)
+            if self.released_at(iid) is None:
+                raise Refused(f"incident {iid} has no authoritative release yet; record it "
+                              "with `release` first")
+            where = required(url, "a follow-up needs the URL it was published at (--url)")
+            outlet = required(channel, "a follow-up needs its channel (--channel)")
+            inc_._event(conn, iid, when, now, by, "followup", f"持续发布：{outlet} {where}",
+                        {"url": where, "channel": outlet})
+            inc_._audit(conn, now, by, "incident.followup", iid, None,
+                        {"url": where, "channel": outlet, "at": when.isoformat()})
+            return inc_._load(conn, iid)
+
+        done = inc_._act("incident.followup", iid, by, {"url": url, "at": str(at)}, body)
+        self.arm(iid)
+        return done
+
+    def plan_press_conference(self, iid: str, *, at: datetime, by: str, why: str = ""):
+        """Record the planned press conference; returns (incident, warning) where the warning
+        says by how much the plan misses the press-conference deadline ("" when it does not)."""
+        inc_ = self.incidents
+
+        def body(conn, now):
+            inc = inc_._load(conn, iid, "its press conference")
+            when = aware(at, "press conference")
+            due = self.press_due(inc)
+            late = ""
+            if due is not None and when > due:
+                late = (f"the plan is {(when - due) / timedelta(hours=1):.1f} h after the "
+                        f"press-conference deadline ({inc_._when(due)})")
+            inc_._event(conn, iid, now, now, by, "press_plan",
+                        f"新闻发布会计划：{inc_._when(when)}" + (f"（{late}）" if late else ""),
+                        {"at": when.isoformat(), "late": late, "why": why})
+            inc_._audit(conn, now, by, "incident.press_plan", iid, None,
+                        {"at": when.isoformat(), "misses_deadline": bool(late)}, why)
+            return inc_._load(conn, iid), late
+
+        return inc_._act("incident.press_plan", iid, by, {"at": str(at)}, body)
+
+    def press_conference_held(self, iid: str, *, at: datetime, by: str):
+        """Record that the press conference was held: its clock stops."""
+        inc_ = self.incidents
+
+        def body(conn, now):
+            inc = inc_._load(conn, iid, "its press conference")
+            when = self._past(inc, at, "press conference", now)
+            if self._held(iid):
+                raise Refused(f"incident {iid} already has its press conference recorded")
+            stopped = self.clocks.cancel(iid, "press_conference", conn=conn)
+            due = self.press_due(inc)
+            late = f"，超过时限 {(when - due) / timedelta(hours=1):.1f} 小时" \
+                if due is not None and when > due else ""
+            inc_._event(conn, iid, when, now, by, "press_held", f"新闻发布会已举行{late}",
+                        {"stopped_steps": stopped})
+            inc_._audit(conn, now, by, "incident.press_held", iid, None,
+                        {"at": when.isoformat()})
+            return inc_._load(conn, iid)
+
+        return inc_._act("incident.press_held", iid, by, {"at": str(at)}, body)
+
+    def close(self, iid: str, summary: str, *, by: str):
+        """Close the incident (``Incidents.close``); every pending step of its clocks stops."""
+        inc = self.incidents.close(iid, summary, by=by)
+        self.clocks.cancel(iid)
+        return inc

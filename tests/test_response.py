@@ -138,3 +138,63 @@ def test_the_press_office_records_the_release_from_the_command_line(tmp_path, mo
     again = CliRunner().invoke(cli, ["-c", str(cfg), "incidents", "release", iid, "--url",
                                      "https://x/2", "--channel", "政务微博"])
     assert again.exit_code == 1 and "already has its authoritative release" in again.output
+
+
+def test_press_conference_plan_warns_when_late_and_held_stops_its_clock(office):
+    response, clock, who = office
+    inc = response.open("围墙倒塌", by=who, occurred_at=T0, detected_at=T0, level="重大",
+                        why="学生受伤")
+    _, late = response.plan_press_conference(inc.id, at=T0 + timedelta(hours=20), by=who)
+    assert late == ""
+    _, late = response.plan_press_conference(inc.id, at=T0 + timedelta(hours=26), by=who)
+    assert late.startswith("the plan is 2.0 h after the press-conference deadline")
+    clock.advance(hours=8)
+    response.press_conference_held(inc.id, at=T0 + timedelta(hours=8), by=who)
+    assert not [s for s in _pending(response, inc.id) if "press_conference" in s["key"]]
+    with pytest.raises(Refused, match="already has its press conference"):
+        response.press_conference_held(inc.id, at=clock(), by=who)
+    assert [e.kind for e in response.incidents.timeline(inc.id)].count("press_plan") == 2
+
+
+def test_followups_restart_the_rolling_reminders_and_close_stops_every_clock(office):
+    response, clock, who = office
+    inc = response.open("围墙倒塌", by=who, occurred_at=T0, detected_at=T0, level="重大",
+                        why="学生受伤")
+    with pytest.raises(Refused, match="no authoritative release yet"):
+        response.followup(inc.id, url="http://x/0", channel="政务微博", at=clock(), by=who)
+    response.release(inc.id, url="http://x/1", channel="门户网站", at=clock(), by=who)
+    first = [s["due_at"] for s in _pending(response, inc.id) if "rolling" in s["key"]]
+    clock.advance(hours=4)
+    response.followup(inc.id, url="http://x/2", channel="政务微博", at=clock(), by=who)
+    later = [s["due_at"] for s in _pending(response, inc.id) if "rolling" in s["key"]]
+    assert later and min(later) == clock() + timedelta(hours=6) and min(later) > min(first)
+    response.close(inc.id, "处置完毕，已通报", by=who)
+    assert _pending(response, inc.id) == []
+
+
+def test_press_conference_commands_from_the_command_line(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+
+    cfg = tmp_path / "config"
+    write_config(cfg, extras=True)
+    monkeypatch.setenv("MONITOR_USER", next(iter(load_org(cfg).contacts)))
+    runner = CliRunner()
+
+    def run(*args, code=0):
+        result = runner.invoke(cli, ["-c", str(cfg), "incidents", *args])
+        assert result.exit_code == code, result.output
+        return result.output
+
+    iid = __import__("json").loads(run("open", "围墙倒塌", "--occurred", "3h", "--level",
+                                       "重大", "--why", "学生受伤", "--json"))["id"]
+    late = run("press-conference", "plan", iid, "--at", "2099-01-01T10:00")
+    assert "warning: the plan is" in late and "press conference planned" in late
+    run("press-conference", "held", iid)
+    run("release", iid, "--url", "https://x/1", "--channel", "门户网站")
+    run("followup", iid, "--url", "https://x/2", "--channel", "政务微博")
+    run("close", iid, "--summary", "处置完毕")
+    shown = run("show", iid)
+    assert "新闻发布会已举行" in shown and "持续发布：政务微博" in shown
+    assert "pending" not in shown.split("timeline")[0]  # closing stopped every clock
