@@ -104,8 +104,16 @@ class Service:
             from monitor.clocks import Clocks
             from monitor.wiring import role_channels
 
-            self.clocks = Clocks(self.state.engine, outbox=self.outbox,
-                                 route=role_channels(config), timezone_name=config.timezone)
+            from monitor.incidents import Incidents
+            from monitor.policy import load_policy
+            from monitor.response import Response
+
+            self.roles = role_channels(config)
+            self.clocks = Clocks(self.state.engine, outbox=self.outbox, route=self.roles,
+                                 timezone_name=config.timezone)
+            self.response = Response(Incidents(self.state.engine, clock=self.clock,
+                                               timezone=config.timezone),
+                                     self.clocks, load_policy(config.config_dir))
             self.engine.start(store, now)
             self.inbox = Inbox(self.monitor, on_stored=self._stored, wake=self.wake.set)
         except BaseException:
@@ -313,7 +321,14 @@ class Service:
         self.wake.set()
 
     def _stored(self, pairs) -> None:
-        self.engine.on_stored(pairs, self.monitor.store, self.clock())
+        from monitor.release_watch import watch
+
+        now = self.clock()
+        self.engine.on_stored(pairs, self.monitor.store, now)
+        try:  # an own channel's document may be the release an incident waits for
+            watch(self.response, pairs, now, outbox=self.outbox, route=self.roles)
+        except Exception:  # noqa: BLE001 - a proposal is a courtesy; storing goes on
+            log.exception("release detection failed for a stored batch")
         self.wake.set()  # deliver at once
 
     def _write_loop(self) -> None:

@@ -422,3 +422,29 @@ def test_the_service_fires_deadline_steps_to_the_roles_channels(make_config):
         assert fired.channels == ["hook"] and fired.late_seconds is None
         [got] = wait_for("the reminder delivered", lambda: rx.accepted("webhook"), 10)
         assert got.json["kind"] == "reminder" and "3 小时发布目标已到" in got.json["title"]
+
+
+def test_an_own_channel_release_is_proposed_for_the_open_incident(make_config):
+    config = load_config(make_config())
+    (config.config_dir / "org.toml").write_text(
+        '[contacts."钱二"]\nchannels = ["hook"]\n\n[roles."新闻发言人"]\ncontacts = ["钱二"]\n',
+        encoding="utf-8")
+    clock = Clock(datetime(2026, 12, 1, 4, 0, tzinfo=UTC))
+    with Receiver() as rx, running(config, clock=clock, channels=_hook(rx)) as service:
+        inc = service.response.open("青石乡中心小学围墙倒塌", by="钱二",
+                                    detected_at=clock() - timedelta(hours=2))
+        portal = make_document("县教育局通报：青石乡中心小学东侧围墙局部倒塌，4名学生受伤。",
+                               title="关于青石乡中心小学围墙倒塌事件的情况通报",
+                               source="county-news", own=True, published_at=clock())
+        citizen = make_document("青石乡中心小学围墙倒塌了", title="围墙倒塌", source="weibo")
+        service.monitor.ingest([portal, citizen])
+        pairs = [(portal, "inserted"), (citizen, "inserted")]
+        service._stored(pairs)
+        service._stored(pairs)  # stored again: proposed once
+        proposed = [e for e in service.response.incidents.timeline(inc.id)
+                    if e.kind == "release_proposed"]
+        assert len(proposed) == 1 and proposed[0].data["document"] == portal.id
+        assert service.response.released_at(inc.id) is None  # a person confirms it
+        service.outbox.deliver_due(clock(), wait=True)
+        [got] = wait_for("the press contact told", lambda: rx.accepted("webhook"), 10)
+        assert got.json["title"].startswith("【发布待确认】")
