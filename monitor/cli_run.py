@@ -72,7 +72,7 @@ def _report(done: dict, as_json: bool) -> None:
 @pass_ctx
 def status(obj: Context, as_json: bool) -> None:
     """Is `monitor run` running (pid, host, since, last renewal), what waits in its inbox
-    and outbox, and how many alerts are open."""
+    and outbox, how many alerts are open, the next incident clock step and the breaches."""
     from datetime import datetime, timezone
 
     from sqlalchemy import func, select
@@ -97,12 +97,19 @@ def status(obj: Context, as_json: bool) -> None:
     from alerts.outbox import Outbox
 
     outbox = Outbox(engine, {}).counts()
+    from monitor.clocks import Clocks
+
+    clocks = Clocks(engine)
+    next_step = clocks.next_due()
+    breaches = len(clocks.breaches())
     inbox = len(Spool(inbox_dir(config.data_dir)).pending())
     data = {"running": holder is not None and gone is None,
             "service": None if holder is None else {
                 "pid": holder.pid, "host": holder.host, "since": holder.since.isoformat(),
                 "renewed_at": holder.renewed_at.isoformat(), "gone": gone},
-            "inbox_files": inbox, "outbox": outbox, "open_alerts": open_alerts}
+            "inbox_files": inbox, "outbox": outbox, "open_alerts": open_alerts,
+            "next_clock_step": next_step.isoformat() if next_step else None,
+            "breaches": breaches}
     if as_json:
         echo_json(data)
         return
@@ -118,3 +125,5 @@ def status(obj: Context, as_json: bool) -> None:
                    f"{local_time(holder.renewed_at, tz)})")
     counts = ", ".join(f"{k} {v}" for k, v in sorted(outbox.items())) or "empty"
     click.echo(f"inbox: {inbox} file(s) waiting; outbox: {counts}; open alerts: {open_alerts}")
+    click.echo(f"incident clocks: next step {local_time(next_step, tz) if next_step else 'none'}"
+               f"; breaches recorded: {breaches}")
