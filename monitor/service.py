@@ -221,9 +221,12 @@ class Service:
                 signal.signal(sig, handler)
 
     def _wait(self) -> float:
+        """Seconds until the next thing is due (a crawl, a rule, a clock step), at most
+        IDLE_WAIT: a deadline step fires at its time, not up to a round later."""
         now = self.clock()
-        soon = self.schedule.soonest() or now + timedelta(seconds=IDLE_WAIT)
-        return max(0.05, min(IDLE_WAIT, (soon - now).total_seconds()))
+        due = [t for t in (self.schedule.soonest(), self.clocks.next_due()) if t is not None]
+        soon = min(due, default=now + timedelta(seconds=IDLE_WAIT))
+        return max(0.01, min(IDLE_WAIT, (soon - now).total_seconds()))
 
     def run_pending(self, now: datetime | None = None) -> dict:
         """One round: whatever is due at ``now`` (default: the clock).  Returns what it did."""
