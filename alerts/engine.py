@@ -346,5 +346,6 @@ def _joined(matches: list[tuple[Document, Firing]]) -> Firing:
     title = " ".join((doc.title or doc.text or "").split())[:30]
     return dataclasses.replace(
         latest, count=len(matches), window=window,
+        first=min(f.window[1] for _, f in matches),
         documents=[d.id for d, _ in ranked[:rule.top]],
         reason=f"{len(matches)} 条信息命中规则「{rule.title}」（最新：{title}）")

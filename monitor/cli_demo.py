@@ -1,6 +1,7 @@
 """``monitor demo``: the whole path on a bundled synthetic site, offline, in under a minute."""
 from __future__ import annotations
 
+import logging
 import tempfile
 import time
 from pathlib import Path
@@ -55,6 +56,8 @@ def demo(obj: Context, directory: Path | None, seed: int, no_sentiment: bool,
         write_config(config_dir, sources=sources, force=True, extras=True,
               disabled=["sentiment_snownlp"] if no_sentiment else [])
         config = load_config(config_dir)
+        # the demo prints the alerts itself: the log channel's lines would bury the output
+        logging.getLogger("monitor.alerts").setLevel(logging.ERROR)
         service = Service(config)
         service.start()
         try:
@@ -63,6 +66,7 @@ def demo(obj: Context, directory: Path | None, seed: int, no_sentiment: bool,
             click.echo(crawl_table(sorted(results, key=lambda r: r.source)))
             found = summarise(service.monitor, config.timezone)
             show_alerts(service.alerts, config.timezone)
+            show_story(service, config.timezone)
             click.echo(f"\nDone in {time.monotonic() - started:.0f}s. Everything is in {root}.")
             show = f"show {found.hits[0].document.id}" if found.hits else "store stats"
             click.echo("Try:\n"
@@ -173,3 +177,19 @@ def show_alerts(alerts, tz: str, limit: int = 5) -> None:
                        f"[{doc.source}]")
     if len(messages) > limit:
         click.echo(f"  … and {len(messages) - limit} more: monitor alerts list")
+
+
+def show_story(service, tz: str) -> None:
+    """The school-wall alert as an incident at 重大, its clocks on a compressed clock, the
+    portal's release detected and confirmed, the press conference; its timeline."""
+    from datetime import datetime
+
+    from monitor.demo.generate import TZ, collapse_time
+    from monitor.demo.story import run_story, timeline_lines
+
+    iid = run_story(service, collapse_time(datetime.now(TZ)))
+    if iid is None:
+        return
+    click.echo(f"\n== The story as an incident: {iid} (重大; its day replayed on a compressed "
+               "clock) ==")
+    click.echo("\n".join(timeline_lines(service, iid, tz)))

@@ -163,3 +163,17 @@ def test_the_demo_raises_one_alert_for_the_school_wall_burst(demo_dir):
     shown = CliRunner().invoke(cli, ["-c", str(root / "config"), "alerts", "show",
                                      listed[0]["id"]]).output
     assert "county-news" not in shown
+
+
+def test_the_demo_plays_the_story_as_an_incident(demo_dir):
+    """The school-wall alert becomes an incident at 重大; the portal's 情况通报 is detected and
+    confirmed as the release within the 3-hour target; no breach."""
+    root, output = demo_dir
+    story = output.split("== The story as an incident:")[1].split("Done in")[0]
+    kinds = [line.split()[2] for line in story.splitlines() if line.startswith("  20")]
+    assert kinds.index("detected") < kinds.index("release_proposed") < kinds.index("release")
+    assert "press_held" in kinds
+    assert "权威信息发布：门户网站" in story and "0 breach(es)" in story
+    iid = story.split()[0]
+    shown = CliRunner().invoke(cli, ["-c", str(root / "config"), "incidents", "show", iid])
+    assert shown.exit_code == 0 and "重大/release_limit/due" in shown.output

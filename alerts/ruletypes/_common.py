@@ -52,6 +52,9 @@ class Firing:
     documents: list[str] = field(default_factory=list)  # top N document ids
     reason: str = ""  # a Chinese one-liner
     resolved: bool = False
+    #: When the condition first held, if not the window's end (several per-document matches
+    #: joined into one firing: the first of them)
+    first: datetime | None = None
 
     @property
     def key(self) -> Group:

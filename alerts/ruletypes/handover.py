@@ -38,7 +38,7 @@ def to_alert(firing: Firing, store):
     docs = alert_docs(store, firing.documents)
     return AlertFiring(rule=rule.id, group=dict(firing.group), severity=rule.severity,
                        title=title, reason=firing.reason, channels=list(rule.channels),
-                       rule_name=rule.title, fired_at=firing.window[1],
+                       rule_name=rule.title, fired_at=firing.first or firing.window[1],
                        count=firing.count, window=firing.window, documents=docs,
                        realert=float(rule.realert_minutes * 60),
                        aggregate=float(rule.aggregation_minutes * 60),
