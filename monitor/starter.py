@@ -16,7 +16,8 @@ from monitor.errors import ConfigError
 from monitor.tomlfile import toml_value
 
 #: Files of the starter besides monitor.toml, relative to the configuration directory.
-EXTRA_FILES = ("channels.toml", "org.toml", "maintenance.toml", "escalation.toml")
+EXTRA_FILES = ("channels.toml", "org.toml", "maintenance.toml", "escalation.toml",
+               "playbook.toml")
 RULES_DIR = "rules"
 
 EXAMPLE_SOURCE = SourceConfig(

@@ -27,7 +27,7 @@ def shipped_names() -> list[str]:
     """The files of config/ that the starter also writes."""
     rules = sorted(f"rules/{p.name}" for p in (SHIPPED / "rules").glob("*.toml"))
     return ["monitor.toml", "channels.toml", "org.toml", "maintenance.toml", "escalation.toml",
-            *rules]
+            "playbook.toml", *rules]
 
 
 def test_config_and_the_starter_templates_are_the_same_files():
@@ -98,7 +98,7 @@ def test_init_writes_the_starter_and_rules_check_passes(tmp_path):
     assert (tree / "sources" / "example-portal.toml").exists()
     check = run("-c", tree, "rules", "check")
     assert check.exit_code == 0, check.output
-    assert check.output.strip() == f"{len(shipped_names()) - 5} rule(s) loaded, 0 problem(s)"
+    assert check.output.strip() == f"{len(shipped_names()) - 6} rule(s) loaded, 0 problem(s)"
     assert load_config(tree).sources["example-portal"].enabled is False
     assert run("-c", tree, "sources", "list").exit_code == 0
 
