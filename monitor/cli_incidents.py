@@ -34,7 +34,11 @@ class Desk:
         engine = StateDB(config.state_url).engine
         self.incidents = Incidents(engine, timezone=self.tz, people=people)
         self.clocks = Clocks(engine, timezone_name=self.tz)  # the service fires them
-        self.response = Response(self.incidents, self.clocks, load_policy(obj.config_dir, org))
+        from monitor.playbook import Tasks, load_playbook
+
+        self.response = Response(self.incidents, self.clocks, load_policy(obj.config_dir, org),
+                                 tasks=Tasks(engine, clock=self.incidents.clock, people=people),
+                                 playbook=load_playbook(obj.config_dir, org))
 
     def when(self, value: datetime | None) -> str:
         return local_time(value, self.tz)
@@ -383,3 +387,8 @@ def press_held(obj: Context, incident_id: str, at: str | None, actor: str,
     when = _at(desk, at, "incident.press_held", incident_id, actor)
     inc = desk.act("press_conference_held", incident_id, at=when, by=actor)
     _changed(inc, f"press conference held at {desk.when(when)}", as_json)
+
+
+from monitor.cli_tasks import register as _register_tasks  # noqa: E402 (needs Desk)
+
+_register_tasks(incidents, Desk)

@@ -38,10 +38,28 @@ def _text(step, level: str) -> str:
 class Response:
     """Incidents with their clocks."""
 
-    def __init__(self, incidents: Incidents, clocks: Clocks, policy: Policy):
+    def __init__(self, incidents: Incidents, clocks: Clocks, policy: Policy, *, tasks=None,
+                 playbook=None):
         self.incidents = incidents
         self.clocks = clocks
         self.policy = policy
+        self.tasks, self.playbook = tasks, playbook  # the six-category playbook (playbook.py)
+
+    def _playbook_tasks(self, inc, by: str, at: datetime) -> list:
+        """Create the tasks of the incident's category (docs/playbook.md)."""
+        from monitor import audit
+
+        if self.tasks is None or self.playbook is None or not inc.category:
+            return []
+        with audit.transaction(self.incidents.engine) as conn:
+            return self.tasks.create_for(conn, inc.id, inc.category, at, self.playbook, by=by)
+
+    def set_category(self, iid: str, category: str, *, by: str, why: str):
+        """Set the response category and create its playbook tasks (the old category's open
+        tasks are cancelled)."""
+        inc = self.incidents.set_category(iid, category, by=by, why=why)
+        self._playbook_tasks(inc, by, self.incidents.clock())
+        return inc
 
     def anchors(self, inc) -> dict[str, datetime]:
         """The moments the clocks count from (the ones the incident has).  An occurrence not
@@ -99,6 +117,7 @@ class Response:
             self.policy.level(kwargs["level"])
         inc = self.incidents.open(title, **kwargs)
         self.arm(inc.id)
+        self._playbook_tasks(inc, kwargs["by"], inc.created_at)
         return inc
 
     def set_level(self, iid: str, level: str, *, by: str, why: str):

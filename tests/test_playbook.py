@@ -264,18 +264,16 @@ def test_the_tasks_and_task_done_commands(make_config):
         return CliRunner().invoke(root, ["-c", str(directory), "incidents", *args],
                                   env={"MONITOR_USER": "王五"})
 
-    opened = run("open", "网传学校围墙倒塌", "--category", "虚假不实", "--why", "核实为谣言",
-                 "--json")
+    opened = run("open", "网传学校围墙倒塌", "--json")  # the category comes 50 h back below
     assert opened.exit_code == 0, opened.output
     iid = json.loads(opened.output)["id"]
     from monitor.config import load_config
 
     engine = StateDB(load_config(directory).state_url).engine
     tasks = Tasks(engine)
-    if not tasks.list(iid):  # Response.open is not wired yet: what it will do
-        with audit.transaction(engine) as conn:
-            tasks.create_for(conn, iid, "虚假不实", datetime.now(UTC) - timedelta(hours=50),
-                             load_playbook(directory))
+    with audit.transaction(engine) as conn:
+        tasks.create_for(conn, iid, "虚假不实", datetime.now(UTC) - timedelta(hours=50),
+                         load_playbook(directory))
     shown = run("tasks", iid)
     assert shown.exit_code == 0, shown.output
     assert "虚假不实/refer" in shown.output and "向公安、网信部门移交线索" in shown.output
@@ -293,3 +291,24 @@ def test_the_tasks_and_task_done_commands(make_config):
     late = run("tasks", "--overdue")
     assert late.exit_code == 0 and late.output.strip().endswith("1 overdue task(s)")
     assert run("tasks").exit_code == 2
+
+
+def test_setting_the_category_creates_its_tasks_through_the_command_line(make_config):
+    directory = make_config(sources=[])
+    shutil.copy(SHIPPED / "org.toml", directory / "org.toml")
+    shutil.copy(SHIPPED / "playbook.toml", directory / "playbook.toml")
+    root = _cli()
+
+    def run(*args):
+        result = CliRunner().invoke(root, ["-c", str(directory), "incidents", *args],
+                                    env={"MONITOR_USER": "王五"})
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    iid = json.loads(run("open", "网传学校围墙倒塌", "--category", "错误看法", "--why", "误读",
+                         "--json"))["id"]
+    assert [t["key"] for t in json.loads(run("tasks", iid, "--json"))] == ["错误看法/guide"]
+    run("category", iid, "虚假不实", "--why", "核实为谣言")
+    listed = {t["key"]: t["state"] for t in json.loads(run("tasks", iid, "--json"))}
+    assert listed == {"错误看法/guide": "cancelled", "虚假不实/clarify": "open",
+                      "虚假不实/refer": "open"}
