@@ -278,7 +278,14 @@ class Response:
         return inc_._act("incident.press_held", iid, by, {"at": str(at)}, body)
 
     def close(self, iid: str, summary: str, *, by: str):
-        """Close the incident (``Incidents.close``); every pending step of its clocks stops."""
+        """Close the incident (``Incidents.close``); every pending step of its clocks stops and
+        its open playbook tasks are cancelled."""
         inc = self.incidents.close(iid, summary, by=by)
         self.clocks.cancel(iid)
+        if self.tasks is not None and self.playbook is not None:  # its open tasks end too
+            from monitor import audit
+
+            with audit.transaction(self.incidents.engine) as conn:
+                self.tasks.create_for(conn, iid, None, self.incidents.clock(), self.playbook,
+                                      by=by)
         return inc

@@ -312,3 +312,21 @@ def test_setting_the_category_creates_its_tasks_through_the_command_line(make_co
     listed = {t["key"]: t["state"] for t in json.loads(run("tasks", iid, "--json"))}
     assert listed == {"错误看法/guide": "cancelled", "虚假不实/clarify": "open",
                       "虚假不实/refer": "open"}
+
+
+def test_closing_an_incident_cancels_its_open_tasks(make_config):
+    directory = make_config(sources=[])
+    shutil.copy(SHIPPED / "org.toml", directory / "org.toml")
+    shutil.copy(SHIPPED / "playbook.toml", directory / "playbook.toml")
+    root = _cli()
+
+    def run(*args):
+        result = CliRunner().invoke(root, ["-c", str(directory), "incidents", *args],
+                                    env={"MONITOR_USER": "王五"})
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    iid = json.loads(run("open", "网传学校围墙倒塌", "--category", "虚假不实", "--why", "谣言",
+                         "--json"))["id"]
+    run("close", iid, "--summary", "已澄清并移交线索")
+    assert {t["state"] for t in json.loads(run("tasks", iid, "--json"))} == {"cancelled"}
