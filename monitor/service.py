@@ -111,9 +111,13 @@ class Service:
             self.roles = role_channels(config)
             self.clocks = Clocks(self.state.engine, outbox=self.outbox, route=self.roles,
                                  timezone_name=config.timezone)
+            from monitor.playbook import Tasks, load_playbook
+
             self.response = Response(Incidents(self.state.engine, clock=self.clock,
                                                timezone=config.timezone),
-                                     self.clocks, load_policy(config.config_dir))
+                                     self.clocks, load_policy(config.config_dir),
+                                     tasks=Tasks(self.state.engine, clock=self.clock),
+                                     playbook=load_playbook(config.config_dir))
             self.engine.start(store, now)
             self.inbox = Inbox(self.monitor, on_stored=self._stored, wake=self.wake.set)
         except BaseException:

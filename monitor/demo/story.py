@@ -43,8 +43,8 @@ def run_story(service, occurred: datetime) -> str | None:
                 response.release(proposal.incident, url=proposal.url, channel="门户网站",
                                  at=proposal.at, by=PRESS)
         elif kind == "category":
-            response.incidents.set_category(inc.id, "虚假不实", by=PRESS,
-                                            why="网传“三名学生死亡”不实，公安机关已发布说明")
+            response.set_category(inc.id, "虚假不实", by=PRESS,
+                                  why="网传“三名学生死亡”不实，公安机关已发布说明")
         else:
             response.press_conference_held(inc.id, at=at, by=PRESS)
     _fire_until(clocks, end)
@@ -76,4 +76,8 @@ def timeline_lines(service, iid: str, tz: str) -> list[str]:
     for step in fired[:6]:
         lines.append(f"    {local_time(step['due_at'], tz)}  {step['key']}  → "
                      f"{'、'.join(step['roles'] or [])}")
+    tasks = service.response.tasks.list(iid) if service.response.tasks is not None else []
+    if tasks:
+        lines.append("  playbook tasks (虚假不实): " + "; ".join(
+            f"{t.title} → {t.owner}, due {local_time(t.due_at, tz)}" for t in tasks))
     return lines
