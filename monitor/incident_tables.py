@@ -213,6 +213,18 @@ def aware(value: datetime | None, what: str) -> datetime | None:
     return utc(value)
 
 
+def person(by: str | None, people: list[str] | None) -> str:
+    """The acting person's name, stripped; :class:`Refused` when none is given or, with
+    ``people`` (org.toml's contacts), when it is not one of them."""
+    name = (by or "").strip()
+    if not name:
+        raise Refused("who is acting? give --as NAME (or set $MONITOR_USER)")
+    if people is not None and name not in people:
+        raise Refused(f"unknown person {name!r}: not a contact in org.toml (add them "
+                      f"under [contacts]){hint(name, people)}")
+    return name
+
+
 def required(text: str | None, message: str) -> str:
     """``text`` stripped; :class:`Refused` with ``message`` when it is empty."""
     if not (text or "").strip():

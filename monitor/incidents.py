@@ -22,8 +22,8 @@ from alerts.tables import alerts as alerts_table
 from monitor import audit
 from monitor.incident_tables import (  # noqa: F401  (NotFound, Refused, Router re-exported)
     CATEGORIES, CLOSED, LEVELS, LINK_KINDS, OPEN, TABLES, Event, Incident, Link, NotFound,
-    Refused, Router, aware, choice, hint, incident_events, incident_links, incidents, iso,
-    next_id, no_routing, required, utc)
+    Refused, Router, aware, choice, incident_events, incident_links, incidents, iso,
+    next_id, no_routing, person, required, utc)
 from monitor.output import local_time
 from monitor.state import ensure_schema
 
@@ -76,12 +76,7 @@ class Incidents:
                          at=at or self.clock())
 
     def _check_person(self, by: str) -> None:
-        name = (by or "").strip()
-        if not name:
-            raise Refused("who is acting? give --as NAME (or set $MONITOR_USER)")
-        if self.people is not None and name not in self.people:
-            raise Refused(f"unknown person {name!r}: not a contact in org.toml (add them "
-                          f"under [contacts]){hint(name, self.people)}")
+        person(by, self.people)
 
     def _audit(self, conn, now, by, action, target, before=None, after=None, reason=""):
         # Ids, levels, times and reasons only: titles, summaries and notes may quote the

@@ -33,7 +33,7 @@ from monitor.durations import parse_timedelta
 from monitor.errors import ConfigError
 from monitor.incident_tables import (CATEGORIES, CLOSED, TABLES as INCIDENT_TABLES, NotFound,
                                      Refused, hint, incident_events, incidents, iso, required,
-                                     utc)
+                                     person, utc)
 from monitor.org import Org, load_org
 from monitor.policy import RESPONSIBLE_UNIT
 from monitor.state import ensure_schema, metadata
@@ -301,13 +301,7 @@ class Tasks:
             raise
 
     def _check_person(self, by: str) -> str:
-        name = (by or "").strip()
-        if not name:
-            raise Refused("who is acting? give --as NAME (or set $MONITOR_USER)")
-        if self.people is not None and name not in self.people:
-            raise Refused(f"unknown person {name!r}: not a contact in org.toml (add them "
-                          f"under [contacts]){hint(name, self.people)}")
-        return name
+        return person(by, self.people)
 
     def _rows(self, conn, incident_id: str) -> list[Task]:
         return [Task.from_row(r) for r in conn.execute(select(incident_tasks).where(
