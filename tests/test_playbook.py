@@ -293,7 +293,9 @@ def test_the_tasks_and_task_done_commands(make_config):
     assert run("tasks").exit_code == 2
 
 
-def test_setting_the_category_creates_its_tasks_through_the_command_line(make_config):
+def _office(make_config):
+    """A configuration with the shipped org.toml and playbook.toml, and a function running
+    ``monitor incidents …`` in it as 王五 (exit 0 checked)."""
     directory = make_config(sources=[])
     shutil.copy(SHIPPED / "org.toml", directory / "org.toml")
     shutil.copy(SHIPPED / "playbook.toml", directory / "playbook.toml")
@@ -305,6 +307,11 @@ def test_setting_the_category_creates_its_tasks_through_the_command_line(make_co
         assert result.exit_code == 0, result.output
         return result.output
 
+    return run
+
+
+def test_setting_the_category_creates_its_tasks_through_the_command_line(make_config):
+    run = _office(make_config)
     iid = json.loads(run("open", "网传学校围墙倒塌", "--category", "错误看法", "--why", "误读",
                          "--json"))["id"]
     assert [t["key"] for t in json.loads(run("tasks", iid, "--json"))] == ["错误看法/guide"]
@@ -315,17 +322,7 @@ def test_setting_the_category_creates_its_tasks_through_the_command_line(make_co
 
 
 def test_closing_an_incident_cancels_its_open_tasks(make_config):
-    directory = make_config(sources=[])
-    shutil.copy(SHIPPED / "org.toml", directory / "org.toml")
-    shutil.copy(SHIPPED / "playbook.toml", directory / "playbook.toml")
-    root = _cli()
-
-    def run(*args):
-        result = CliRunner().invoke(root, ["-c", str(directory), "incidents", *args],
-                                    env={"MONITOR_USER": "王五"})
-        assert result.exit_code == 0, result.output
-        return result.output
-
+    run = _office(make_config)
     iid = json.loads(run("open", "网传学校围墙倒塌", "--category", "虚假不实", "--why", "谣言",
                          "--json"))["id"]
     run("close", iid, "--summary", "已澄清并移交线索")
