@@ -233,8 +233,9 @@ def _change(obj: Context, verb: str, alert_id: str, by: str, comment: str, as_js
                f"{', ' + comment if comment else ''})")
 
 
-_by = click.option("--by", envvar="USER", required=True, metavar="NAME",
-                   help="Who does it (default: $USER); recorded with the alert.")
+_by = click.option("--by", "--as", "by", envvar=["MONITOR_USER", "USER"], required=True,
+                   metavar="NAME", help="Who does it (default: $MONITOR_USER, else $USER); "
+                                        "recorded with the alert.")
 _comment = click.option("--comment", default="", help="Why; recorded with the alert.")
 _json = click.option("--json", "as_json", is_flag=True)
 
@@ -311,7 +312,8 @@ def outbox(obj: Context, dead: bool, pending: bool, resend_id: int | None, limit
 @click.option("--for", "seconds", required=True, callback=_duration, metavar="DURATION",
               help="How long: 30m, 2h, 1d (at most 90 days).")
 @click.option("--reason", required=True, help="Why (required, recorded).")
-@click.option("--by", envvar="USER", metavar="NAME", help="Who (default: $USER).")
+@click.option("--by", "--as", "by", envvar=["MONITOR_USER", "USER"], metavar="NAME",
+              help="Who (default: $MONITOR_USER, else $USER).")
 @_json
 @pass_ctx
 def silence(obj: Context, rule: str, group: dict | None, seconds: float, reason: str,

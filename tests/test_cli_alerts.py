@@ -210,3 +210,12 @@ def test_parse_duration():
     for bad in ("0", "0h", "h", "1x", "-5m", "1.5h", "91d"):
         with pytest.raises(ValueError):
             parse_duration(bad)
+
+
+def test_as_and_monitor_user_name_who_acts_as_for_incidents(world):
+    book, clock, run = world
+    alert = fire(book)
+    assert run("ack", alert.id, "--as", "钱二").exit_code == 0
+    assert book.get(alert.id).acked_by == "钱二"
+    assert run("unack", alert.id, env={"MONITOR_USER": "王五"}).exit_code == 0
+    assert book.transitions(alert.id)[-1]["actor"] == "王五"  # $MONITOR_USER before $USER
