@@ -199,17 +199,13 @@ class Inbox:
         with self._lock:
             self._runs.setdefault(label, Ingestor(self.monitor, on_stored=self.on_stored))
 
-    def _label(self, path: Path) -> str | None:
-        name = path.name.lstrip(".")
-        return next((lb for lb in self._runs if name.startswith(lb + "-")), None)
-
     def run_once(self, only: str | None = None) -> int:
         """Store every file waiting (only those of run ``only`` when given); returns how many
         records were stored."""
         done = 0
         with self._lock:
             for path in self.spool.pending():
-                if only is not None and self._label(path) != only:
+                if only is not None and _file_label(path) != only:
                     continue
                 done += self._store(path)
         if done:
@@ -223,9 +219,9 @@ class Inbox:
         claimed = self.spool.claim(path)
         if claimed is None:
             return 0
-        label = self._label(claimed)
+        label = _file_label(claimed)
         ingestor = self._runs.get(label) if label else None
-        other = _file_label(claimed) if ingestor is None else None
+        other = label if ingestor is None else None
         if other is not None:
             if other not in self._others:
                 while len(self._others) >= 64:  # a crawl that never came back for its counts
@@ -287,7 +283,7 @@ class Inbox:
         while True:
             self.run_once(only=label)
             with self._lock:
-                left = [p for p in self.spool.pending() if self._label(p) == label]
+                left = [p for p in self.spool.pending() if _file_label(p) == label]
                 busy = [p for p in self.directory.glob(f"{label}-*") if p not in left] \
                     if self.directory.is_dir() else []
                 if not left and not busy:
