@@ -44,6 +44,7 @@ MIN_QUIET_MINUTES = 10
 #: Longest outage :meth:`RuleEngine.catch_up` replays, and the most steps it takes for it.
 CATCH_UP_HOURS = 24
 CATCH_UP_STEPS = 288
+HIT_MEMORY_DAYS = 30  # per-document hits older than this are forgotten at start-up
 
 rule_state = Table(
     "rule_state", metadata,
@@ -107,7 +108,9 @@ class RuleEngine:
 
     def start(self, store, now: datetime) -> None:
         """Read each rule's state (a rule seen for the first time is recorded now; a changed
-        new_term rule re-learns) and learn the history of new_term rules that have none."""
+        new_term rule re-learns), learn the history of new_term rules that have none, and
+        forget per-document hits older than HIT_MEMORY_DAYS."""
+        self.forget_hits(now - timedelta(days=HIT_MEMORY_DAYS))
         with self.engine.begin() as c:
             rows = {r.rule: r for r in c.execute(select(rule_state)).all()}
             for rule in self.rules.values():

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Callable, Iterable
 
 from sqlalchemy import (JSON, Boolean, Column, DateTime, Float, Integer, String, Table, Text,
@@ -216,8 +216,3 @@ class Clocks:
         return [{k: _utc(v) if isinstance(v, datetime) else v for k, v in r._mapping.items()}
                 for r in rows]
 
-
-def late_by(step: dict) -> timedelta | None:
-    """How late a fired step was (None: on time or not fired)."""
-    seconds = step.get("late_seconds")
-    return timedelta(seconds=seconds) if seconds else None

@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 
 QUIET_EVERY = 30.0  # s between looks for per-document episodes that have gone quiet
 RELOAD_EVERY = 30.0  # s between looks at the rule files (a changed file is re-read)
-HIT_MEMORY_DAYS = 30  # per-document hits older than this are forgotten
 IDLE_WAIT = 1.0  # s the loop sleeps at most between rounds (less when something is due)
 STOP_GRACE = 30.0  # s a stop waits for hand-off files and sends in flight
 

@@ -448,3 +448,23 @@ def test_an_own_channel_release_is_proposed_for_the_open_incident(make_config):
         service.outbox.deliver_due(clock(), wait=True)
         [got] = wait_for("the press contact told", lambda: rx.accepted("webhook"), 10)
         assert got.json["title"].startswith("【发布待确认】")
+
+
+def test_per_document_hits_older_than_30_days_are_forgotten_at_start(make_config):
+    from sqlalchemy import insert
+
+    from alerts.engine import rule_hits
+
+    config = load_config(make_config())
+    _rule(config.config_dir, "wall", 'type = "match"\nterms = ["围墙"]\n')
+    clock = Clock(datetime(2026, 12, 1, tzinfo=UTC))
+    with running(config, clock=clock, channels={}) as service:
+        with service.state.engine.begin() as c:
+            c.execute(insert(rule_hits).values(rule="wall", document_id="old",
+                                               at=clock() - timedelta(days=31)))
+            c.execute(insert(rule_hits).values(rule="wall", document_id="recent",
+                                               at=clock() - timedelta(days=29)))
+    with running(config, clock=clock, channels={}) as service:
+        with service.state.engine.connect() as c:
+            left = {r.document_id for r in c.execute(select(rule_hits)).all()}
+    assert left == {"recent"}
